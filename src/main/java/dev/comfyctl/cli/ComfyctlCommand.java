@@ -1,0 +1,39 @@
+package dev.comfyctl.cli;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+
+import java.util.Map;
+
+@Command(name = "comfyctl",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Runs ComfyUI in production: starts, watches, restarts and stops it.",
+        subcommands = {
+                ServeCommand.class,
+                StartCommand.class,
+                StopCommand.class,
+                RestartCommand.class,
+                StatusCommand.class,
+                LogsCommand.class,
+                ConfigCommand.class,
+                ServiceCommand.class,
+                CompletionCommand.class,
+                HelpCommand.class
+        })
+final class ComfyctlCommand implements Runnable {
+    private final Map<String, String> environment;
+
+    ComfyctlCommand(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
+
+    Map<String, String> environment() {
+        return environment;
+    }
+
+    @Override
+    public void run() {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "a command is required");
+    }
+}

@@ -1,0 +1,25 @@
+package dev.comfyctl.cli;
+
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.util.Map;
+
+/** Entry point: builds the command line, runs it, exits with its code. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    static int run(String[] args, Map<String, String> environment, PrintWriter out, PrintWriter err) {
+        CommandLine commandLine = new CommandLine(new ComfyctlCommand(environment));
+        commandLine.setOut(out);
+        commandLine.setErr(err);
+        commandLine.setExecutionExceptionHandler(new ErrorHandler());
+        commandLine.setParameterExceptionHandler(ErrorHandler::invalidInput);
+        return commandLine.execute(args);
+    }
+}

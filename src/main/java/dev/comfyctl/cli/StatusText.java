@@ -1,0 +1,77 @@
+package dev.comfyctl.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.time.Duration;
+
+/** Renders the daemon's status JSON for people. */
+final class StatusText {
+    private StatusText() {
+    }
+
+    static String render(JsonNode status) {
+        StringBuilder text = new StringBuilder();
+        JsonNode daemon = status.path("daemon");
+        line(text, "daemon", "running, pid " + daemon.path("pid").asLong() + ", up " + uptime(daemon.path("uptimeSeconds").asLong())
+                + ", " + daemon.path("url").asText() + (daemon.path("background").asBoolean() ? " (background)" : "")
+                + ", comfyctl " + daemon.path("version").asText());
+        for (JsonNode instance : status.path("instances")) {
+            String name = instance.path("name").asText();
+            StringBuilder state = new StringBuilder(instance.path("state").asText());
+            if (instance.has("pid")) {
+                state.append(", pid ").append(instance.path("pid").asLong());
+            }
+            if (instance.has("uptimeSeconds")) {
+                state.append(", up ").append(uptime(instance.path("uptimeSeconds").asLong()));
+            }
+            state.append(", port ").append(instance.path("port").asInt());
+            line(text, name, state.toString());
+            JsonNode health = instance.path("health");
+            if (!health.isMissingNode()) {
+                line(text, "API", health.path("ok").asBoolean()
+                        ? "healthy, /system_stats in " + health.path("latencyMs").asLong() + " ms"
+                        : "NOT answering: " + health.path("error").asText());
+            }
+            JsonNode queue = instance.path("queue");
+            if (queue.has("running")) {
+                line(text, "queue", queue.path("running").asInt() + " running, " + queue.path("pending").asInt() + " pending");
+            }
+            if (instance.has("lastError")) {
+                line(text, "last error", instance.path("lastError").asText());
+            }
+            if (instance.has("restartScheduledAt")) {
+                line(text, "restart at", instance.path("restartScheduledAt").asText());
+            }
+            if (instance.has("sessionLog")) {
+                line(text, "log", instance.path("sessionLog").asText());
+            }
+        }
+        for (JsonNode gpu : status.path("gpus")) {
+            line(text, "GPU " + gpu.path("index").asInt(), gpu.path("name").asText() + ", VRAM "
+                    + gib(gpu.path("vramUsedMib").asLong()) + " / " + gib(gpu.path("vramTotalMib").asLong()) + " used");
+        }
+        if (status.path("gpus").isEmpty()) {
+            line(text, "GPU", "none (" + status.path("gpuWarning").asText("CPU mode") + ")");
+        }
+        return text.toString().stripTrailing();
+    }
+
+    private static void line(StringBuilder text, String label, String value) {
+        text.append(String.format("%-11s%s%n", label + ":", value));
+    }
+
+    private static String gib(long mib) {
+        return String.format("%.1f GB", mib / 1024.0);
+    }
+
+    static String uptime(long seconds) {
+        Duration d = Duration.ofSeconds(seconds);
+        if (d.toDays() > 0) {
+            return d.toDays() + "d " + d.toHoursPart() + "h";
+        }
+        if (d.toHours() > 0) {
+            return d.toHours() + "h " + d.toMinutesPart() + "m";
+        }
+        return d.toMinutes() > 0 ? d.toMinutes() + "m " + d.toSecondsPart() + "s" : d.toSeconds() + "s";
+    }
+}

@@ -1,0 +1,63 @@
+package dev.comfyctl.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.daemon.DaemonClient;
+import dev.comfyctl.daemon.DaemonInfo;
+import dev.comfyctl.daemon.DaemonStopper;
+import dev.comfyctl.supervisor.Strays;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+@Command(name = "stop", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = {"Stops ComfyUI and every process it spawned (SIGTERM, then SIGKILL after the grace period).",
+                "Ends the daemon too when 'comfyctl start' launched it. Nothing running is not an error."})
+final class StopCommand implements Callable<Integer> {
+    @Mixin
+    private ConfigOptions options;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Config config = options.load();
+        PrintWriter out = spec.commandLine().getOut();
+        new StepPrinter(out).banner("stop ComfyUI · " + config.comfyDir());
+        Optional<DaemonInfo> daemon = DaemonInfo.read(config.home());
+        if (daemon.isPresent()) {
+            JsonNode result = new DaemonClient(daemon.get()).lifecycle("stop", step -> { });
+            if (!result.path("ok").asBoolean()) {
+                throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
+            }
+            out.println(result.path("wasRunning").asBoolean()
+                    ? "ComfyUI " + (result.path("forced").asBoolean() ? "killed after the grace period" : "stopped")
+                    + " in " + result.path("tookMs").asLong() + " ms (signalled " + result.path("signalled") + ")"
+                    : "ComfyUI was not running");
+            if (daemon.get().background()) {
+                if (!DaemonStopper.stop(daemon.get(), config.stopGrace())) {
+                    throw new ExitException(ExitCode.FAILED, "the comfyctl daemon (pid " + daemon.get().pid()
+                            + ") did not exit; kill it with: kill -9 " + daemon.get().pid());
+                }
+                out.println("comfyctl daemon (pid " + daemon.get().pid() + ") stopped");
+            }
+        }
+        List<Strays.Stopped> strays = Strays.stopAll(config.comfyDir(), config.stopGrace());
+        strays.forEach(stray -> out.println("stray ComfyUI " + stray.describe()));
+        if (daemon.isEmpty() && strays.isEmpty()) {
+            out.println("nothing running: no comfyctl daemon for " + config.home() + " and no ComfyUI process of " + config.comfyDir());
+        }
+        List<Long> survivors = strays.stream().flatMap(s -> s.result().survivors().stream()).toList();
+        if (!survivors.isEmpty()) {
+            throw new ExitException(ExitCode.FAILED, "processes " + survivors + " survived SIGKILL");
+        }
+        return ExitCode.OK;
+    }
+}

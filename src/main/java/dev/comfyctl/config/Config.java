@@ -1,0 +1,157 @@
+package dev.comfyctl.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * The whole configuration, resolved once (defaults &lt; config file &lt; environment &lt; flags) and never changed.
+ * Every value remembers where it came from so that {@code comfyctl config} can show it.
+ */
+public record Config(Map<Setting, Value> values) {
+
+    /** A resolved value: the typed form, the text it was parsed from, and its origin. */
+    public record Value(Object parsed, String raw, Source source, String origin) {
+    }
+
+    public Config {
+        if (values.size() != Setting.values().length) {
+            throw new IllegalArgumentException("every setting needs a value, got " + values.keySet());
+        }
+        values = Collections.unmodifiableMap(new EnumMap<>(values));
+    }
+
+    public Value value(Setting setting) {
+        return values.get(setting);
+    }
+
+    private Object get(Setting setting) {
+        return values.get(setting).parsed();
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> Optional<T> optional(Setting setting) {
+        return (Optional<T>) get(setting);
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<String> words(Setting setting) {
+        return (List<String>) get(setting);
+    }
+
+    public Path home() {
+        return (Path) get(Setting.COMFYCTL_HOME);
+    }
+
+    public Path configFile() {
+        return this.<Path>optional(Setting.COMFYCTL_CONFIG).orElse(home().resolve("config.env"));
+    }
+
+    public Path comfyDir() {
+        return (Path) get(Setting.COMFYUI_DIR);
+    }
+
+    public Optional<Path> python() {
+        return optional(Setting.COMFYUI_PYTHON);
+    }
+
+    public List<String> startCommand() {
+        return words(Setting.COMFYUI_START_CMD);
+    }
+
+    public boolean autostart() {
+        return (Boolean) get(Setting.COMFYUI_AUTOSTART);
+    }
+
+    public String comfyHost() {
+        return (String) get(Setting.COMFYUI_HOST);
+    }
+
+    public int comfyPort() {
+        return (Integer) get(Setting.COMFYUI_PORT);
+    }
+
+    public String managerHost() {
+        return (String) get(Setting.MANAGER_HOST);
+    }
+
+    public int managerPort() {
+        return (Integer) get(Setting.MANAGER_PORT);
+    }
+
+    public String gpuMode() {
+        return (String) get(Setting.GPU_MODE);
+    }
+
+    public int mockGpuCount() {
+        return (Integer) get(Setting.GPU_MOCK_COUNT);
+    }
+
+    public long mockGpuVramMib() {
+        return (Integer) get(Setting.GPU_MOCK_VRAM_MB);
+    }
+
+    public String mockGpuName() {
+        return (String) get(Setting.GPU_MOCK_NAME);
+    }
+
+    /** "auto" or a ComfyUI memory flag name without dashes, such as "highvram". */
+    public String memoryMode() {
+        return (String) get(Setting.COMFYUI_MEMORY_MODE);
+    }
+
+    /** Empty for automatic (on whenever a GPU is used). */
+    public Optional<Boolean> disableCudaMalloc() {
+        String value = (String) get(Setting.COMFYUI_DISABLE_CUDA_MALLOC);
+        return value.equals("auto") ? Optional.empty() : Optional.of(Boolean.valueOf(value));
+    }
+
+    public OptionalInt cudaDevice() {
+        return (OptionalInt) get(Setting.COMFYUI_CUDA_DEVICE);
+    }
+
+    public List<String> extraArgs() {
+        return words(Setting.COMFYUI_EXTRA_ARGS);
+    }
+
+    public Duration startTimeout() {
+        return Duration.ofSeconds((Integer) get(Setting.COMFYUI_START_TIMEOUT_SECONDS));
+    }
+
+    public Duration stopGrace() {
+        return Duration.ofSeconds((Integer) get(Setting.COMFYUI_STOP_GRACE_SECONDS));
+    }
+
+    public boolean restartOnCrash() {
+        return (Boolean) get(Setting.COMFYUI_RESTART_ON_CRASH);
+    }
+
+    public int maxCrashRestarts() {
+        return (Integer) get(Setting.COMFYUI_CRASH_MAX_RESTARTS);
+    }
+
+    public Duration crashBackoff() {
+        return Duration.ofSeconds((Integer) get(Setting.COMFYUI_CRASH_BACKOFF_SECONDS));
+    }
+
+    public Duration crashBackoffMax() {
+        return Duration.ofSeconds((Integer) get(Setting.COMFYUI_CRASH_BACKOFF_MAX_SECONDS));
+    }
+
+    public int logKeepCount() {
+        return (Integer) get(Setting.LOG_KEEP_COUNT);
+    }
+
+    public long logKeepBytes() {
+        return (Integer) get(Setting.LOG_KEEP_MB) * 1024L * 1024L;
+    }
+
+    public Path logsDir() {
+        return home().resolve("logs");
+    }
+}

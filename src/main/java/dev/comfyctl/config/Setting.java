@@ -1,0 +1,106 @@
+package dev.comfyctl.config;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Every configuration key comfyctl understands, with its default, its parser and what it means.
+ * Keys are the names users set in the environment or in {@code config.env}; they follow the seeds'
+ * names ({@code COMFYUI_*}, {@code MANAGER_PORT}, {@code GPU_MODE}, ...).
+ */
+public enum Setting {
+    COMFYCTL_HOME(Parsers::path, "~/.local/state/comfyctl",
+            "state directory: pid files, session logs, event log (not settable in the config file)"),
+    COMFYCTL_CONFIG(Parsers::optionalPath, "",
+            "config file of KEY=VALUE lines; empty = <COMFYCTL_HOME>/config.env (not settable in the config file)"),
+
+    COMFYUI_DIR(Parsers::path, "~/ComfyUI", "ComfyUI install directory, the one holding main.py"),
+    COMFYUI_PYTHON(Parsers::optionalPath, "",
+            "python that runs ComfyUI; empty = <dir>/venv/bin/python, <dir>/.venv/bin/python or ~/.venvs/imggen/bin/python"),
+    COMFYUI_START_CMD(Parsers::commandLine, "",
+            "full command that starts ComfyUI, replacing '<python> main.py' (the automatic flags are still added)"),
+    COMFYUI_AUTOSTART(Parsers::bool, "true",
+            "start ComfyUI as soon as 'comfyctl serve' starts; false = only when asked"),
+    COMFYUI_HOST(Parsers::host, "127.0.0.1", "address ComfyUI listens on (behind comfyctl)"),
+    COMFYUI_PORT(Parsers::port, "8189", "port ComfyUI listens on (behind comfyctl)"),
+    MANAGER_HOST(Parsers::host, "127.0.0.1", "address the daemon listens on; anything but loopback exposes it"),
+    MANAGER_PORT(Parsers::port, "8188", "port of the daemon: control API, and the proxy to ComfyUI"),
+
+    GPU_MODE(Parsers.choice("auto", "nvidia", "mock", "cpu"), "auto",
+            "auto: nvidia-smi when present, else CPU; nvidia: warn when nvidia-smi is missing; mock: fake GPUs; cpu: no GPU"),
+    GPU_MOCK_COUNT(Parsers.intRange(1, 64), "1", "number of fake GPUs when GPU_MODE=mock"),
+    GPU_MOCK_VRAM_MB(Parsers.intRange(1, 1_048_576), "24576", "VRAM of each fake GPU in MiB when GPU_MODE=mock"),
+    GPU_MOCK_NAME(Parsers::text, "Mock GPU", "name of the fake GPUs when GPU_MODE=mock"),
+    COMFYUI_MEMORY_MODE(Parsers.choice("auto", "gpu-only", "highvram", "normalvram", "lowvram", "novram", "cpu"), "auto",
+            "ComfyUI memory flag; auto chooses from VRAM (>=20 GB gpu-only, 16-20 highvram, 8-16 normalvram, <8 lowvram)"),
+    COMFYUI_DISABLE_CUDA_MALLOC(Parsers.choice("auto", "true", "false"), "auto",
+            "pass --disable-cuda-malloc; auto = whenever a GPU is used"),
+    COMFYUI_CUDA_DEVICE(Parsers::autoOrNonNegativeInt, "auto", "value of --cuda-device; auto = the instance's GPU index"),
+    COMFYUI_EXTRA_ARGS(Parsers::commandLine, "", "extra ComfyUI arguments, split like a shell would"),
+
+    COMFYUI_START_TIMEOUT_SECONDS(Parsers.intRange(1, 86_400), "120",
+            "how long ComfyUI may take to answer /system_stats before the start counts as failed"),
+    COMFYUI_STOP_GRACE_SECONDS(Parsers.intRange(0, 3_600), "10",
+            "how long ComfyUI gets to exit after SIGTERM before it is killed"),
+    COMFYUI_RESTART_ON_CRASH(Parsers::bool, "true", "restart ComfyUI when it exits on its own"),
+    COMFYUI_CRASH_MAX_RESTARTS(Parsers.intRange(0, 10_000), "5",
+            "crashes in a row after which the instance stays FAILED"),
+    COMFYUI_CRASH_BACKOFF_SECONDS(Parsers.intRange(0, 3_600), "1",
+            "wait before the first crash restart; doubled at each further crash"),
+    COMFYUI_CRASH_BACKOFF_MAX_SECONDS(Parsers.intRange(0, 86_400), "60", "longest wait between crash restarts"),
+
+    LOG_KEEP_COUNT(Parsers.intRange(1, 100_000), "20", "session logs kept (the current one always is)"),
+    LOG_KEEP_MB(Parsers.intRange(1, 10_000_000), "500", "total MiB of session logs kept (the current one always is)");
+
+    private final Function<String, Object> parser;
+    private final String defaultValue;
+    private final String description;
+
+    Setting(Function<String, Object> parser, String defaultValue, String description) {
+        this.parser = parser;
+        this.defaultValue = defaultValue;
+        this.description = description;
+    }
+
+    public String key() {
+        return name();
+    }
+
+    public String defaultValue() {
+        return defaultValue;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    /** Whether the config file may set it: the file's own location and the state directory come before it. */
+    boolean fileMaySet() {
+        return this != COMFYCTL_HOME && this != COMFYCTL_CONFIG;
+    }
+
+    /**
+     * Parses a raw value.
+     *
+     * @throws IllegalArgumentException whose message says what the value must be
+     */
+    Object parse(String raw) {
+        return parser.apply(raw.strip());
+    }
+
+    public static Optional<Setting> byKey(String key) {
+        return Arrays.stream(values()).filter(s -> s.name().equals(key.toUpperCase(Locale.ROOT))).findFirst();
+    }
+
+    public static List<String> keys() {
+        return Arrays.stream(values()).map(Setting::key).toList();
+    }
+
+    static Path home() {
+        return Path.of(System.getProperty("user.home"));
+    }
+}

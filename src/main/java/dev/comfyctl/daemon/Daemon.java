@@ -1,0 +1,173 @@
+package dev.comfyctl.daemon;
+
+import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.process.PortOwner;
+import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.web.ControlRoutes;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The long-running comfyctl process: owns the state directory, supervises ComfyUI and serves the control
+ * API on {@code MANAGER_HOST:MANAGER_PORT}. Closing it stops ComfyUI first, then everything else, in
+ * reverse order of start.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+    private static final Duration BIND_TIMEOUT = Duration.ofSeconds(10);
+    public static final String INSTANCE_NAME = "comfyui";
+
+    private final Config config;
+    private final DaemonLock lock;
+    private final Vertx vertx;
+    private final HttpServer server;
+    private final ComfyInstance instance;
+    private final DaemonInfo info;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final CountDownLatch closedLatch = new CountDownLatch(1);
+
+    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance, DaemonInfo info) {
+        this.config = config;
+        this.lock = lock;
+        this.vertx = vertx;
+        this.server = server;
+        this.instance = instance;
+        this.info = info;
+    }
+
+    /**
+     * Takes the state directory, binds the control port and publishes {@code daemon.json}.
+     *
+     * @throws DaemonException when another daemon serves this state directory or the port cannot be bound
+     */
+    public static Daemon start(Config config, boolean background) {
+        DaemonLock lock = lock(config);
+        Vertx vertx = Vertx.vertx();
+        ComfyInstance instance = null;
+        try {
+            String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
+            ComfyClient client = new ComfyClient(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
+            GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
+            instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
+                    config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector);
+
+            DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
+                    background, Instant.now().toString(), Version.current());
+            JsonObject daemonJson = new JsonObject().put("pid", info.pid()).put("version", info.version())
+                    .put("startedAt", info.startedAt()).put("background", background)
+                    .put("home", config.home().toString()).put("url", info.baseUrl());
+            Router router = Router.router(vertx);
+            new ControlRoutes(instance, client, gpuDetector, daemonJson).mount(router);
+            HttpServer server = bind(vertx, router, config);
+            info.write(config.home());
+            log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
+            return new Daemon(config, lock, vertx, server, instance, info);
+        } catch (RuntimeException | IOException e) {
+            if (instance != null) {
+                instance.close();
+            }
+            vertx.close();
+            closeQuietly(lock);
+            throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
+        }
+    }
+
+    private static DaemonLock lock(Config config) {
+        try {
+            Files.createDirectories(config.home());
+            return DaemonLock.tryAcquire(config.home()).orElseThrow(() -> new DaemonException(
+                    "another comfyctl daemon" + DaemonInfo.read(config.home()).map(i -> " (pid " + i.pid() + ", " + i.baseUrl() + ")").orElse("")
+                            + " already serves " + config.home() + "; use it ('comfyctl status'), stop it ('comfyctl stop'),"
+                            + " or give this one its own COMFYCTL_HOME"));
+        } catch (IOException e) {
+            throw new DaemonException("cannot use the state directory " + config.home() + ": " + e.getMessage()
+                    + "; set COMFYCTL_HOME to a writable directory", e);
+        }
+    }
+
+    private static HttpServer bind(Vertx vertx, Router router, Config config) {
+        HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort());
+        try {
+            return vertx.createHttpServer(options).requestHandler(router).listen()
+                    .toCompletionStage().toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            String holder = PortOwner.find(config.managerPort())
+                    .map(p -> " It is held by pid " + p.pid() + " (" + p.commandLine() + ").").orElse("");
+            throw new DaemonException("cannot listen on " + config.managerHost() + ":" + config.managerPort() + " ("
+                    + rootMessage(e) + ")." + holder + " Set MANAGER_PORT to a free port or stop that process", e);
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause.getMessage();
+    }
+
+    public DaemonInfo info() {
+        return info;
+    }
+
+    public ComfyInstance instance() {
+        return instance;
+    }
+
+    /** Blocks until {@link #close()} has finished. */
+    public void awaitClosed() throws InterruptedException {
+        closedLatch.await();
+    }
+
+    /** Stops ComfyUI, then the control API, then releases the state directory; idempotent. */
+    @Override
+    public void close() {
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        log.info("comfyctl daemon shutting down");
+        try {
+            instance.close();
+            server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+            vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("Timed-out or failed while shutting down: {}", e.toString());
+        } finally {
+            try {
+                DaemonInfo.delete(config.home());
+            } catch (IOException e) {
+                log.warn("cannot remove {}: {}", DaemonInfo.file(config.home()), e.getMessage());
+            }
+            closeQuietly(lock);
+            log.info("comfyctl daemon stopped");
+            closedLatch.countDown();
+        }
+    }
+
+    private static void closeQuietly(DaemonLock lock) {
+        try {
+            lock.close();
+        } catch (IOException e) {
+            log.warn("cannot release the daemon lock: {}", e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.comfyctl.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * What the CLI uses to talk to a running daemon. Plain {@link HttpURLConnection}: it loads fast, and a CLI
+ * command pays the JVM's start-up on every call.
+ */
+public final class DaemonClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+
+    private final DaemonInfo info;
+
+    public DaemonClient(DaemonInfo info) {
+        this.info = info;
+    }
+
+    /** {@code GET /manager/status}. */
+    public JsonNode status() {
+        HttpURLConnection connection = open("GET", "/manager/status", Duration.ofSeconds(15));
+        try (InputStream body = responseBody(connection)) {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw unreachable(e);
+        }
+    }
+
+    /**
+     * {@code POST /manager/{action}} (start, stop or restart), streaming each step to {@code onStep}.
+     *
+     * @return the final result line: {@code ok}, and {@code error}, {@code step}, {@code logTail} on failure
+     */
+    public JsonNode lifecycle(String action, Consumer<JsonNode> onStep) {
+        HttpURLConnection connection = open("POST", "/manager/" + action, Duration.ZERO);
+        connection.setRequestProperty("Accept", "application/x-ndjson");
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(responseBody(connection), StandardCharsets.UTF_8))) {
+            JsonNode result = null;
+            for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode node = JSON.readTree(line);
+                if ("step".equals(node.path("type").asText())) {
+                    onStep.accept(node);
+                } else {
+                    result = node;
+                }
+            }
+            if (result == null) {
+                throw new DaemonException("the daemon at " + info.baseUrl() + " closed the connection before answering "
+                        + action + "; see its log with 'comfyctl logs --daemon'");
+            }
+            return result;
+        } catch (IOException e) {
+            throw unreachable(e);
+        }
+    }
+
+    private HttpURLConnection open(String method, String path, Duration readTimeout) {
+        try {
+            HttpURLConnection connection = (HttpURLConnection) URI.create(info.baseUrl() + path).toURL().openConnection();
+            connection.setRequestMethod(method);
+            connection.setConnectTimeout((int) CONNECT_TIMEOUT.toMillis());
+            connection.setReadTimeout((int) readTimeout.toMillis());
+            if (method.equals("POST")) {
+                connection.setDoOutput(true);
+                connection.setFixedLengthStreamingMode(0);
+            }
+            return connection;
+        } catch (IOException e) {
+            throw unreachable(e);
+        }
+    }
+
+    private static InputStream responseBody(HttpURLConnection connection) throws IOException {
+        int status = connection.getResponseCode();
+        InputStream body = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
+        return body == null ? InputStream.nullInputStream() : body;
+    }
+
+    private DaemonException unreachable(IOException e) {
+        return new DaemonException("cannot reach the comfyctl daemon (pid " + info.pid() + ") at " + info.baseUrl()
+                + ": " + e.getMessage() + "; check it with 'comfyctl logs --daemon'", e);
+    }
+}

@@ -1,0 +1,83 @@
+package dev.comfyctl.daemon;
+
+import dev.comfyctl.config.Config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Starts {@code comfyctl serve} as a background process that outlives the CLI (its own session, output to
+ * {@code <home>/daemon.log}) and waits until it listens.
+ */
+public final class DaemonLauncher {
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
+
+    private DaemonLauncher() {
+    }
+
+    public static Path logFile(Path home) {
+        return home.resolve("daemon.log");
+    }
+
+    /**
+     * @param flags the settings given as flags to the CLI, passed on so the daemon resolves the same config
+     * @throws DaemonException when the daemon exits or does not listen within 30 s; the message has its log tail
+     */
+    public static DaemonInfo launch(Config config, Map<String, String> flags) {
+        List<String> command = new ArrayList<>();
+        if (Files.isExecutable(SETSID)) {
+            command.add(SETSID.toString());
+        }
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.comfyctl.cli.Main", "serve", "--background"));
+        flags.forEach((key, value) -> command.addAll(List.of("--set", key + "=" + value)));
+        command.addAll(List.of("--set", "COMFYUI_AUTOSTART=false"));
+        Path log = logFile(config.home());
+        Process process;
+        try {
+            Files.createDirectories(config.home());
+            process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+        } catch (IOException e) {
+            throw new DaemonException("cannot launch the comfyctl daemon: " + e.getMessage(), e);
+        }
+        Instant deadline = Instant.now().plus(READY_TIMEOUT);
+        while (Instant.now().isBefore(deadline)) {
+            var info = DaemonInfo.read(config.home());
+            if (info.isPresent()) {
+                return info.get();
+            }
+            if (!process.isAlive()) {
+                throw new DaemonException("the comfyctl daemon exited with code " + process.exitValue()
+                        + " before it listened:\n" + tail(log));
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        process.destroy();
+        throw new DaemonException("the comfyctl daemon did not listen within " + READY_TIMEOUT.toSeconds() + " s:\n" + tail(log));
+    }
+
+    private static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+        } catch (IOException e) {
+            return "(no log at " + log + ")";
+        }
+    }
+}

@@ -1,0 +1,12 @@
+package dev.comfyctl.daemon;
+
+/** comfyctl's version, from the jar manifest; "dev" when run from classes. */
+public final class Version {
+    private Version() {
+    }
+
+    public static String current() {
+        String version = Version.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
+    }
+}

@@ -1,0 +1,328 @@
+package dev.comfyctl.supervisor;
+
+import dev.comfyctl.config.Config;
+import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.process.RunningProcess;
+import dev.comfyctl.process.StopResult;
+import dev.comfyctl.supervisor.StepEvent.Outcome;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * One supervised ComfyUI process and its state machine ({@link InstanceState}).
+ *
+ * <p>Every lifecycle action runs on the instance's own single lifecycle thread, so starts, stops, crash
+ * restarts and exits never interleave; the public methods only queue work and return futures. State is
+ * changed in one place, {@link #transition}, which logs it and tells the listeners.
+ */
+public final class ComfyInstance implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ComfyInstance.class);
+    /** Ready this long without crashing, and earlier crashes no longer count toward a crash loop. */
+    private static final Duration STABLE_AFTER = Duration.ofMinutes(5);
+    private static final int STEPS_KEPT = 32;
+
+    private final Config config;
+    private final InstanceSpec spec;
+    private final GpuDetector gpuDetector;
+    private final CrashBackoff backoff;
+    private final ScheduledExecutorService lifecycle;
+    private final List<InstanceListener> listeners = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private volatile InstanceState state = InstanceState.STOPPED;
+    private volatile RunningProcess process;
+    private volatile Instant startedAt;
+    private volatile Instant readyAt;
+    private volatile Path sessionLog;
+    private volatile String lastError;
+    private volatile int consecutiveCrashes;
+    private volatile Instant restartScheduledAt;
+    private volatile List<StepEvent> steps = List.of();
+    private volatile Thread startingThread;
+    private ScheduledFuture<?> pendingRestart;
+    private long generation;
+
+    public ComfyInstance(Config config, InstanceSpec spec, GpuDetector gpuDetector) {
+        this.config = config;
+        this.spec = spec;
+        this.gpuDetector = gpuDetector;
+        this.backoff = new CrashBackoff(config.crashBackoff(), config.crashBackoffMax());
+        this.lifecycle = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, spec.name() + "-lifecycle");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    public String name() {
+        return spec.name();
+    }
+
+    public InstanceState state() {
+        return state;
+    }
+
+    public void addListener(InstanceListener listener) {
+        listeners.add(listener);
+    }
+
+    /**
+     * Starts ComfyUI unless it is already ready. Completes exceptionally with {@link StartFailedException}
+     * when a step fails; the instance is then FAILED and nothing it started keeps running.
+     *
+     * @param progress told about every step as it happens, on the lifecycle thread
+     */
+    public CompletableFuture<StartOutcome> start(Consumer<StepEvent> progress) {
+        return submit(() -> {
+            cancelPendingRestart();
+            consecutiveCrashes = 0;
+            return startNow(progress, "start requested");
+        });
+    }
+
+    /** Stops ComfyUI and everything it spawned; idempotent. A start under way is cancelled. */
+    public CompletableFuture<StopOutcome> stop() {
+        Thread starting = startingThread;
+        if (starting != null) {
+            starting.interrupt();
+        }
+        return submit(() -> stopNow("stop requested"));
+    }
+
+    /** Stops ComfyUI when it runs, then starts it. */
+    public CompletableFuture<StartOutcome> restart(Consumer<StepEvent> progress) {
+        return submit(() -> {
+            cancelPendingRestart();
+            consecutiveCrashes = 0;
+            stopNow("restart requested");
+            return startNow(progress, "restart requested");
+        });
+    }
+
+    public InstanceSnapshot snapshot() {
+        RunningProcess current = process;
+        return new InstanceSnapshot(spec.name(), state,
+                current == null ? OptionalLong.empty() : OptionalLong.of(current.pid()),
+                spec.port(), Optional.ofNullable(startedAt), Optional.ofNullable(readyAt),
+                Optional.ofNullable(sessionLog), Optional.ofNullable(lastError), consecutiveCrashes,
+                Optional.ofNullable(restartScheduledAt), steps);
+    }
+
+    private StartOutcome startNow(Consumer<StepEvent> progress, String reason) {
+        if (state == InstanceState.READY && process != null && process.isAlive()) {
+            return new StartOutcome(true, process.pid(), Duration.ZERO, sessionLog);
+        }
+        transition(InstanceState.STARTING, reason);
+        startedAt = Instant.now();
+        readyAt = null;
+        steps = List.of();
+        startingThread = Thread.currentThread();
+        Startup.Launched launched;
+        try {
+            launched = new Startup(config, spec, gpuDetector, event -> record(event, progress)).run();
+        } catch (StartFailedException e) {
+            lastError = e.getMessage();
+            transition(InstanceState.FAILED, "start failed at step " + e.step().number() + " (" + e.step().title() + "): " + e.getMessage());
+            throw e;
+        } finally {
+            startingThread = null;
+            Thread.interrupted();
+        }
+        long ourGeneration = ++generation;
+        process = launched.process();
+        sessionLog = launched.sessionLog();
+        readyAt = Instant.now();
+        lastError = null;
+        writePidFile(launched.process().pid());
+        launched.process().onExit().thenAccept(code -> lifecycle.execute(() -> exited(ourGeneration, code)));
+        transition(InstanceState.READY, "ready in " + launched.timeToReady().toMillis() + " ms");
+        return new StartOutcome(false, launched.process().pid(), launched.timeToReady(), launched.sessionLog());
+    }
+
+    private StopOutcome stopNow(String reason) {
+        cancelPendingRestart();
+        RunningProcess current = process;
+        if (current == null) {
+            if (state != InstanceState.STOPPED) {
+                transition(InstanceState.STOPPED, reason);
+            }
+            return new StopOutcome(false, false, Duration.ZERO, List.of());
+        }
+        generation++;
+        transition(InstanceState.STOPPING, reason);
+        StopResult result = current.stop(config.stopGrace());
+        process = null;
+        deletePidFile();
+        if (!result.survivors().isEmpty()) {
+            lastError = "processes " + result.survivors() + " survived SIGKILL";
+            transition(InstanceState.FAILED, lastError);
+        } else {
+            transition(InstanceState.STOPPED, result.wasRunning()
+                    ? (result.forced() ? "killed after the " + config.stopGrace().toSeconds() + " s grace period" : "stopped")
+                    + " in " + result.took().toMillis() + " ms"
+                    : "had already exited");
+        }
+        return new StopOutcome(result.wasRunning(), result.forced(), result.took(), result.signalled());
+    }
+
+    private void exited(long exitedGeneration, int code) {
+        if (exitedGeneration != generation || state != InstanceState.READY) {
+            return;
+        }
+        process = null;
+        deletePidFile();
+        if (readyAt != null && Duration.between(readyAt, Instant.now()).compareTo(STABLE_AFTER) > 0) {
+            consecutiveCrashes = 0;
+        }
+        crashed("ComfyUI exited on its own with code " + code + " (log: " + sessionLog + ")");
+    }
+
+    private void crashed(String what) {
+        consecutiveCrashes++;
+        lastError = what;
+        if (!config.restartOnCrash()) {
+            transition(InstanceState.FAILED, what + "; not restarted (COMFYUI_RESTART_ON_CRASH=false)");
+            return;
+        }
+        if (consecutiveCrashes > config.maxCrashRestarts()) {
+            transition(InstanceState.FAILED, "crash loop: " + consecutiveCrashes + " crashes in a row, giving up after "
+                    + config.maxCrashRestarts() + " restarts (COMFYUI_CRASH_MAX_RESTARTS); last: " + what
+                    + ". Fix the cause, then run 'comfyctl start'");
+            return;
+        }
+        Duration delay = backoff.delayAfter(consecutiveCrashes);
+        restartScheduledAt = Instant.now().plus(delay);
+        transition(InstanceState.FAILED, what + "; restart " + consecutiveCrashes + " of " + config.maxCrashRestarts()
+                + " in " + delay.toMillis() + " ms");
+        pendingRestart = lifecycle.schedule(this::restartAfterCrash, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void restartAfterCrash() {
+        pendingRestart = null;
+        restartScheduledAt = null;
+        if (state != InstanceState.FAILED || closed.get()) {
+            return;
+        }
+        try {
+            startNow(event -> { }, "restart after crash " + consecutiveCrashes);
+        } catch (StartFailedException e) {
+            crashed("restart failed: " + e.getMessage());
+        } catch (RuntimeException e) {
+            log.error("Unexpected failure restarting {} after a crash", spec.name(), e);
+            crashed("restart failed unexpectedly: " + e);
+        }
+    }
+
+    private void cancelPendingRestart() {
+        if (pendingRestart != null) {
+            pendingRestart.cancel(false);
+            pendingRestart = null;
+            restartScheduledAt = null;
+        }
+    }
+
+    private void record(StepEvent event, Consumer<StepEvent> progress) {
+        List<StepEvent> next = new ArrayList<>(steps);
+        next.add(event);
+        steps = List.copyOf(next.subList(Math.max(0, next.size() - STEPS_KEPT), next.size()));
+        if (event.outcome() != Outcome.RUNNING) {
+            log.info("{}: step {} {}: {} {}", spec.name(), event.step().number(), event.step().title(),
+                    event.outcome(), event.message());
+        }
+        try {
+            progress.accept(event);
+        } catch (RuntimeException e) {
+            log.warn("{}: a progress listener failed", spec.name(), e);
+        }
+    }
+
+    private void transition(InstanceState to, String reason) {
+        InstanceState from = state;
+        state = to;
+        log.info("{}: {} -> {} ({})", spec.name(), from, to, reason);
+        for (InstanceListener listener : listeners) {
+            try {
+                listener.stateChanged(spec.name(), from, to, reason);
+            } catch (RuntimeException e) {
+                log.warn("{}: a state listener failed", spec.name(), e);
+            }
+        }
+    }
+
+    private void writePidFile(long pid) {
+        try {
+            Files.createDirectories(spec.pidFile().getParent());
+            Path temporary = spec.pidFile().resolveSibling(spec.pidFile().getFileName() + ".tmp");
+            Files.writeString(temporary, pid + "\n");
+            Files.move(temporary, spec.pidFile(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            log.warn("{}: cannot write pid file {}: {}", spec.name(), spec.pidFile(), e.getMessage());
+        }
+    }
+
+    private void deletePidFile() {
+        try {
+            Files.deleteIfExists(spec.pidFile());
+        } catch (IOException e) {
+            log.warn("{}: cannot delete pid file {}: {}", spec.name(), spec.pidFile(), e.getMessage());
+        }
+    }
+
+    private <T> CompletableFuture<T> submit(Callable<T> action) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        if (closed.get()) {
+            result.completeExceptionally(new IllegalStateException(spec.name() + " is closed"));
+            return result;
+        }
+        lifecycle.execute(() -> {
+            try {
+                result.complete(action.call());
+            } catch (Exception e) {
+                result.completeExceptionally(e);
+            }
+        });
+        return result;
+    }
+
+    /** Stops ComfyUI (bounded by the grace period plus a margin) and the lifecycle thread; idempotent. */
+    @Override
+    public void close() {
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        log.info("{}: shutting down", spec.name());
+        Thread starting = startingThread;
+        if (starting != null) {
+            starting.interrupt();
+        }
+        lifecycle.execute(() -> stopNow("comfyctl is shutting down"));
+        lifecycle.shutdown();
+        try {
+            if (!lifecycle.awaitTermination(config.stopGrace().toMillis() + 5_000, TimeUnit.MILLISECONDS)) {
+                log.error("{}: timed out waiting for ComfyUI to stop", spec.name());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

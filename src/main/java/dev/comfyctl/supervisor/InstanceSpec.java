@@ -1,0 +1,25 @@
+package dev.comfyctl.supervisor;
+
+import dev.comfyctl.comfy.ComfyClient;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * What makes one instance different from another on the same machine.
+ *
+ * @param name shown in status and logs, such as {@code comfyui}
+ * @param port where this instance's ComfyUI listens
+ * @param gpuIndex the GPU it runs on, empty for the first one found (or the CPU)
+ * @param logsDir where its session logs go
+ * @param pidFile holds ComfyUI's pid while it runs, for tools that look for it
+ * @param extraEnvironment added to ComfyUI's environment after comfyctl's own variables
+ * @param client talks to this instance's ComfyUI
+ */
+public record InstanceSpec(String name, int port, OptionalInt gpuIndex, Path logsDir, Path pidFile,
+                           Map<String, String> extraEnvironment, ComfyClient client) {
+    public InstanceSpec {
+        extraEnvironment = Map.copyOf(extraEnvironment);
+    }
+}
