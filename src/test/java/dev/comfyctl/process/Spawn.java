@@ -76,6 +76,6 @@ final class Spawn implements AutoCloseable {
 
     @Override
     public void close() {
-        started.forEach(p -> p.stop(Duration.ZERO));
+        started.forEach(p -> p.stop(Duration.ofSeconds(2)));
     }
 }
