@@ -44,9 +44,6 @@ final class NvidiaSmiCsv {
                 continue;
             }
             String[] fields = line.split(",", -1);
-            for (int i = 0; i < fields.length; i++) {
-                fields[i] = fields[i].trim();
-            }
             reader.apply(fields).ifPresentOrElse(values::add, () -> unreadable.add(line.strip()));
         }
         return new Parsed<>(values, unreadable);
@@ -57,15 +54,17 @@ final class NvidiaSmiCsv {
             return Optional.empty();
         }
         int last = fields.length - 1;
+        // Untrimmed fields, so "Tesla T4, PCIe" keeps the space after its comma.
         String name = String.join(",", List.of(fields).subList(1, last - 2)).trim();
         Optional<Long> index = number(fields[0]);
         Optional<Long> total = memory(fields[last - 2]);
         Optional<Long> free = memory(fields[last - 1]);
+        String driverField = fields[last].trim();
         if (index.isEmpty() || index.get() > Integer.MAX_VALUE
                 || total.isEmpty() || free.isEmpty() || name.isEmpty()) {
             return Optional.empty();
         }
-        String driver = isNotAvailable(fields[last]) || fields[last].isEmpty() ? "unknown" : fields[last];
+        String driver = isNotAvailable(driverField) || driverField.isEmpty() ? "unknown" : driverField;
         return Optional.of(new Gpu(index.get().intValue(), name, total.get(), free.get(), driver));
     }
 
@@ -82,11 +81,12 @@ final class NvidiaSmiCsv {
     }
 
     /** A memory figure: a non-negative number, or {@link Gpu#UNKNOWN} for nvidia-smi's "not available". */
-    private static Optional<Long> memory(String field) {
-        return isNotAvailable(field) ? Optional.of(Gpu.UNKNOWN) : number(field);
+    private static Optional<Long> memory(String rawField) {
+        return isNotAvailable(rawField.trim()) ? Optional.of(Gpu.UNKNOWN) : number(rawField);
     }
 
-    private static Optional<Long> number(String field) {
+    private static Optional<Long> number(String rawField) {
+        String field = rawField.trim();
         if (field.isEmpty() || !field.chars().allMatch(c -> c >= '0' && c <= '9')) {
             return Optional.empty();
         }
