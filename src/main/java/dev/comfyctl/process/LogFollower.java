@@ -56,11 +56,16 @@ public final class LogFollower implements AutoCloseable {
     /**
      * Emits the last {@code initialLines} lines of the current session log, then everything written
      * afterwards, until closed. With no session log yet it waits for the first and emits it whole.
-     * Exceptions thrown by the listener end the follow and propagate.
+     * Exceptions thrown by the listener end the follow and propagate. Call it once per follower, from
+     * one thread.
      *
-     * @throws UncheckedIOException if a log exists but cannot be read
+     * @throws IllegalArgumentException if {@code initialLines} is negative
+     * @throws UncheckedIOException     if a log exists but cannot be read
      */
     public void follow(int initialLines) {
+        if (initialLines < 0) {
+            throw new IllegalArgumentException("initialLines " + initialLines + " < 0");
+        }
         Optional<Path> first = logs.current();
         Path file = null;
         long position = 0;
