@@ -3,6 +3,7 @@ package dev.comfyctl.process;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * What to start: an immutable description checked on construction.
@@ -20,16 +21,15 @@ public record LaunchSpec(List<String> command, Path workingDirectory, Map<String
      * @throws NullPointerException     if any argument, list element, key or value is null
      */
     public LaunchSpec {
-        command = List.copyOf(command);
-        environment = Map.copyOf(environment);
+        command = List.copyOf(Objects.requireNonNull(command, "command"));
+        environment = Map.copyOf(Objects.requireNonNull(environment, "environment"));
+        Objects.requireNonNull(workingDirectory, "workingDirectory");
+        Objects.requireNonNull(logFile, "logFile");
         if (command.isEmpty()) {
             throw new IllegalArgumentException("command is empty");
         }
         if (command.get(0).isBlank()) {
             throw new IllegalArgumentException("command program is blank: " + command);
-        }
-        if (workingDirectory == null || logFile == null) {
-            throw new NullPointerException(workingDirectory == null ? "workingDirectory" : "logFile");
         }
     }
 }

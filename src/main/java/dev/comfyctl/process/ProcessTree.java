@@ -54,7 +54,7 @@ public final class ProcessTree {
      */
     public static StopResult terminate(long pid, Duration grace) {
         if (pid <= 1) {
-            throw new IllegalArgumentException("pid " + pid + " <= 1: refusing to signal init or a process group");
+            throw new IllegalArgumentException("pid " + pid + " <= 1: not a process to stop");
         }
         return terminate(pid, anyRoot -> true, grace);
     }

@@ -9,7 +9,9 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,7 +82,7 @@ class PortOwnerTest {
         RunningProcess listener = listen("127.0.0.1");
         int port = Integer.parseInt(Spawn.firstLine(listener));
 
-        try (java.net.Socket client = new java.net.Socket()) {
+        try (Socket client = new Socket()) {
             client.connect(new InetSocketAddress("127.0.0.1", port));
             assertThat(PortOwner.find(port)).map(ProcessInfo::pid).hasValue(listener.pid());
         }
@@ -99,6 +101,6 @@ class PortOwnerTest {
     }
 
     private RunningProcess listen(String host) {
-        return spawn.launch(java.util.List.of("python3", "-c", LISTENER, host), dir);
+        return spawn.launch(List.of("python3", "-c", LISTENER, host), dir);
     }
 }

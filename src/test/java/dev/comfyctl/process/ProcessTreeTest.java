@@ -104,6 +104,21 @@ class ProcessTreeTest {
     }
 
     @Test
+    void interruptedStopKillsAtOnceAndKeepsTheInterruptFlag() throws Exception {
+        RunningProcess stubborn = spawn.sh("trap '' TERM; echo ready; exec sleep 60");
+        Spawn.firstLine(stubborn);
+
+        Thread.currentThread().interrupt();
+        StopResult result = stubborn.stop(Duration.ofSeconds(30));
+
+        assertThat(Thread.interrupted()).isTrue();
+        assertThat(result.forced()).isTrue();
+        assertThat(result.took()).isLessThan(Duration.ofSeconds(30));
+        assertThat(result.survivors()).isEmpty();
+        assertThat(stubborn.onExit().get(10, TimeUnit.SECONDS)).isEqualTo(137);
+    }
+
+    @Test
     void terminateKillsStubbornChildrenOfACooperativeRoot() {
         Path childPid = dir.resolve("child");
         RunningProcess root = spawn.sh("sh -c \"trap '' TERM; echo \\$\\$ > " + childPid + "; exec sleep 60\" & wait");
