@@ -768,7 +768,8 @@ class Executor(threading.Thread):
             "meta": {n: {"node_id": n, "display_node": n, "parent_node": None, "real_node_id": n} for n in ui_outputs},
         }
         self.queue.finish(prompt_id, entry)
-        send("executing", {"node": None, "prompt_id": prompt_id})
+        if client_id is not None:
+            send("executing", {"node": None, "prompt_id": prompt_id})
 
 
 # ---------------------------------------------------------------- HTTP
