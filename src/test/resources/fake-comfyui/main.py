@@ -1250,7 +1250,7 @@ class Handler(BaseHTTPRequestHandler):
         os._exit(code)
 
     def fake_env(self):
-        names = ("CUDA_VISIBLE_DEVICES", "PYTHONUNBUFFERED", "__COMFY_CLI_SESSION__", "TQDM_DISABLE")
+        names = ("CUDA_VISIBLE_DEVICES", "PYTHONUNBUFFERED", "__COMFY_CLI_SESSION__", "TQDM_DISABLE", "VIRTUAL_ENV")
         env = {k: v for k, v in os.environ.items() if k in names or k.startswith("COMFY") or k.startswith("FAKE_")}
         self.send_json({"argv": sys.argv, "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
                         "executable": sys.executable, "env": env,

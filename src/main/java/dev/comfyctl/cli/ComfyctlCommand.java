@@ -17,7 +17,6 @@ import java.util.Map;
                 StatusCommand.class,
                 LogsCommand.class,
                 ConfigCommand.class,
-                ServiceCommand.class,
                 CompletionCommand.class,
                 HelpCommand.class
         })

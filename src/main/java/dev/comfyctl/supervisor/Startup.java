@@ -7,6 +7,7 @@ import dev.comfyctl.gpu.Gpu;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.gpu.LaunchFlags;
+import dev.comfyctl.gpu.MemoryMode;
 import dev.comfyctl.process.LaunchSpec;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.process.ProcessInfo;
@@ -25,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
@@ -60,11 +60,11 @@ final class Startup {
         Path python = preflight();
         stopStrays();
         GpuReport gpus = detectGpus();
-        LaunchFlags.Result flags = chooseFlags(gpus);
+        LaunchFlags flags = chooseFlags(gpus);
         countModels();
         Path log = openSessionLog();
         List<String> command = command(python, flags.flags());
-        RunningProcess process = launch(command, python, gpus, log);
+        RunningProcess process = launch(command, python, flags, gpuIndex(gpus), log);
         Duration timeToReady = awaitReady(process, log, begun);
         report(Step.URLS, Outcome.DONE, "web UI http://" + displayHost(config.managerHost()) + ":" + config.managerPort()
                 + "/ , API http://" + displayHost(config.managerHost()) + ":" + config.managerPort()
@@ -165,39 +165,36 @@ final class Startup {
         return report;
     }
 
-    private LaunchFlags.Result chooseFlags(GpuReport gpus) {
+    private LaunchFlags chooseFlags(GpuReport gpus) {
         report(Step.FLAGS, Outcome.RUNNING, "choosing ComfyUI flags");
         try {
-            LaunchFlags.Result result = LaunchFlags.choose(gpus, spec.gpuIndex(), memoryOverride(),
-                    config.disableCudaMalloc(), cudaDevice(), config.extraArgs());
-            report(Step.FLAGS, Outcome.DONE, String.join(" ", result.flags()) + "  (" + String.join("; ", result.reasons()) + ")");
-            return result;
+            LaunchFlags.Overrides overrides = new LaunchFlags.Overrides(memoryOverride(), config.disableCudaMalloc(),
+                    config.cudaDevice(), config.extraArgs());
+            LaunchFlags flags = LaunchFlags.compute(gpus, gpuIndex(gpus), overrides);
+            report(Step.FLAGS, Outcome.DONE, String.join(" ", flags.flags()) + "  (" + String.join("; ", flags.explanations()) + ")");
+            return flags;
         } catch (IllegalArgumentException e) {
-            throw fail(Step.FLAGS, e.getMessage() + ". Fix COMFYUI_EXTRA_ARGS or COMFYUI_MEMORY_MODE");
+            throw fail(Step.FLAGS, e.getMessage() + ". Fix COMFYUI_EXTRA_ARGS, COMFYUI_MEMORY_MODE or COMFYUI_CUDA_DEVICE");
         }
     }
 
-    private Optional<dev.comfyctl.gpu.MemoryMode> memoryOverride() {
-        return config.memoryMode().equals("auto") ? Optional.empty()
-                : Optional.of(dev.comfyctl.gpu.MemoryMode.fromName(config.memoryMode()));
+    private int gpuIndex(GpuReport gpus) {
+        return spec.gpuIndex().orElse(gpus.gpus().isEmpty() ? 0 : gpus.gpus().get(0).index());
     }
 
-    private OptionalInt cudaDevice() {
-        return config.cudaDevice().isPresent() ? config.cudaDevice() : spec.gpuIndex();
+    private Optional<MemoryMode> memoryOverride() {
+        return config.memoryMode().equals("auto") ? Optional.empty() : Optional.of(MemoryMode.fromName(config.memoryMode()));
     }
 
     private void countModels() {
         report(Step.MODELS, Outcome.RUNNING, "counting model files");
-        ModelInventory.Result models = ModelInventory.count(config.comfyDir());
-        Map<String, Integer> nonEmpty = new LinkedHashMap<>();
-        models.counts().forEach((type, count) -> {
-            if (count > 0) {
-                nonEmpty.put(type, count);
-            }
-        });
-        report(Step.MODELS, Outcome.DONE, models.total() + " model files"
-                + (nonEmpty.isEmpty() ? " (models/ has none yet)" : ": " + nonEmpty.entrySet().stream()
-                .map(e -> e.getKey() + " " + e.getValue()).collect(Collectors.joining(", "))));
+        ModelInventory.Result models = ModelInventory.scan(config.comfyDir());
+        String perType = models.countsByType().entrySet().stream()
+                .filter(e -> e.getValue() > 0)
+                .map(e -> e.getKey() + " " + e.getValue())
+                .collect(Collectors.joining(", "));
+        report(Step.MODELS, Outcome.DONE, models.totalFiles() + " model files"
+                + (perType.isEmpty() ? " (models/ has none yet)" : ": " + perType));
     }
 
     private Path openSessionLog() {
@@ -222,7 +219,7 @@ final class Startup {
         return command;
     }
 
-    private RunningProcess launch(List<String> command, Path python, GpuReport gpus, Path log) {
+    private RunningProcess launch(List<String> command, Path python, LaunchFlags flags, int gpuIndex, Path log) {
         report(Step.LAUNCH, Outcome.RUNNING, String.join(" ", command));
         Map<String, String> environment = new LinkedHashMap<>();
         environment.put("PYTHONUNBUFFERED", "1");
@@ -230,8 +227,9 @@ final class Startup {
         environment.put("DISABLE_PROGRESS_BARS", "true");
         environment.put("DISABLE_AUTO_LAUNCH", "true");
         environment.put("DONT_PRINT_SERVER", "true");
-        if (!gpus.gpus().isEmpty()) {
-            environment.put("CUDA_VISIBLE_DEVICES", Integer.toString(cudaDevice().orElse(gpus.gpus().get(0).index())));
+        environment.putAll(flags.environment());
+        if (flags.usesGpu()) {
+            environment.put("CUDA_VISIBLE_DEVICES", Integer.toString(config.cudaDevice().orElse(gpuIndex)));
         }
         Path venv = python.getParent().getParent();
         if (venv != null && Files.isRegularFile(venv.resolve("pyvenv.cfg"))) {
@@ -240,7 +238,7 @@ final class Startup {
         }
         environment.putAll(spec.extraEnvironment());
         try {
-            return ProcessLauncher.launch(new LaunchSpec(command, config.comfyDir(), environment, log));
+            return new ProcessLauncher().launch(new LaunchSpec(command, config.comfyDir(), environment, log));
         } catch (RuntimeException e) {
             throw fail(Step.LAUNCH, "could not start " + command.get(0) + ": " + e.getMessage());
         }
@@ -278,7 +276,7 @@ final class Startup {
     }
 
     private List<String> tail(Path log) {
-        return new SessionLogs(spec.logsDir()).tail(log, 20);
+        return SessionLogs.tail(log, 20);
     }
 
     private StartFailedException fail(Step step, String message) {

@@ -1,6 +1,8 @@
 package dev.comfyctl.web;
 
 import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.Health;
+import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.supervisor.ComfyInstance;
@@ -62,13 +64,13 @@ public final class ControlRoutes {
         InstanceSnapshot snapshot = instance.snapshot();
         JsonObject json = snapshotJson(snapshot);
         if (snapshot.state().hasProcess()) {
-            ComfyClient.Health health = client.health();
+            Health health = client.health();
             json.put("health", new JsonObject().put("ok", health.ok()).put("latencyMs", health.latency().toMillis())
-                    .put("error", health.error().orElse(null)));
+                    .put("error", health.ok() ? null : health.error()));
             if (health.ok()) {
                 try {
-                    ComfyClient.QueueStatus queue = client.queue();
-                    json.put("queue", new JsonObject().put("running", queue.running()).put("pending", queue.pending()));
+                    QueueStatus queue = client.queue();
+                    json.put("queue", new JsonObject().put("running", queue.runningCount()).put("pending", queue.pendingCount()));
                 } catch (RuntimeException e) {
                     json.put("queue", new JsonObject().put("error", e.getMessage()));
                 }

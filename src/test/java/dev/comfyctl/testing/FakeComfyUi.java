@@ -61,6 +61,8 @@ public final class FakeComfyUi {
             Path python = dir.resolve("venv/bin/python");
             Files.deleteIfExists(python);
             Files.createSymbolicLink(python, SystemPython.path());
+            Files.writeString(dir.resolve("venv/pyvenv.cfg"), "home = " + SystemPython.path().getParent()
+                    + "\ninclude-system-site-packages = false\n");
             return new FakeComfyUi(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot install the fake ComfyUI into " + dir, e);

@@ -1,0 +1,63 @@
+package dev.comfyctl.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Runs comfyctl as a real separate process, the way a user does, with an environment of the test's choosing. */
+final class Comfyctl {
+    record Result(int exitCode, String out, String err) {
+    }
+
+    private final Map<String, String> environment = new HashMap<>();
+    private final Path workDir;
+
+    Comfyctl(Path workDir, Map<String, String> environment) {
+        this.workDir = workDir;
+        this.environment.putAll(environment);
+    }
+
+    Comfyctl with(String key, String value) {
+        environment.put(key, value);
+        return this;
+    }
+
+    Result run(String... args) {
+        Process process = spawn(args);
+        try {
+            if (!process.waitFor(120, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("comfyctl " + String.join(" ", args) + " did not finish within 120 s");
+            }
+            return new Result(process.exitValue(), Files.readString(workDir.resolve("out.txt")),
+                    Files.readString(workDir.resolve("err.txt")));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Starts comfyctl and returns at once; its output goes to out.txt and err.txt in the work directory. */
+    Process spawn(String... args) {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
+                .redirectOutput(workDir.resolve("out.txt").toFile())
+                .redirectError(workDir.resolve("err.txt").toFile());
+        builder.environment().putAll(environment);
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
