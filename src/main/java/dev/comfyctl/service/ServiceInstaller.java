@@ -12,6 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -99,9 +100,9 @@ public final class ServiceInstaller {
         String fileName = fileName(name);
         Path unitFile = unitDir.resolve(fileName);
         List<String> actions = new ArrayList<>();
-        String text = unit.render();
+        byte[] text = unit.render().getBytes(StandardCharsets.UTF_8);
         try {
-            if (Files.isRegularFile(unitFile) && Files.readString(unitFile).equals(text)) {
+            if (Files.isRegularFile(unitFile) && Arrays.equals(Files.readAllBytes(unitFile), text)) {
                 actions.add(unitFile + " is already up to date");
             } else {
                 writeAtomically(unitDir, unitFile, text);
@@ -191,13 +192,13 @@ public final class ServiceInstaller {
         return base + SUFFIX;
     }
 
-    private static void writeAtomically(Path dir, Path target, String text) throws IOException {
+    private static void writeAtomically(Path dir, Path target, byte[] text) throws IOException {
         Files.createDirectories(dir);
         // Hidden and not ending in .service, so systemd never picks the temporary file up as a unit.
         Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                channel.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+                channel.write(ByteBuffer.wrap(text));
                 channel.force(true);
             }
             Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-r--r--"));
