@@ -94,6 +94,8 @@ public final class GpuDetector {
 
     /**
      * {@code count} identical fake GPUs, indexed from 0, each with {@code vramMib} total and free.
+     * {@link LaunchFlags} treats them like real ones, so this is for the fake ComfyUI and demos: a real
+     * ComfyUI given their CUDA flags on a machine without such GPUs fails to start.
      *
      * @throws IllegalArgumentException when count is negative, vramMib not positive, or the name blank
      */

@@ -186,10 +186,11 @@ public final class LaunchFlags {
         if (user.memoryFlag().isPresent()) {
             String userFlag = user.memoryFlag().get();
             MemoryMode userMode = MemoryMode.fromFlag(userFlag).orElseThrow();
-            overrides.memoryMode().filter(forced -> forced != userMode).ifPresent(forced -> {
-                throw new IllegalArgumentException("memory mode " + forced.userName() + " is configured but the extra arguments contain "
+            Optional<MemoryMode> forced = overrides.memoryMode();
+            if (forced.isPresent() && forced.get() != userMode) {
+                throw new IllegalArgumentException("memory mode " + forced.get().userName() + " is configured but the extra arguments contain "
                         + userFlag + "; remove one of them");
-            });
+            }
             decisions.add(new Decision(Topic.MEMORY_MODE, Optional.of(userFlag),
                     "from the extra arguments, which take precedence; automatic choice not added (" + automatic + ")"));
             return userMode;
@@ -225,10 +226,11 @@ public final class LaunchFlags {
         if (user.mallocFlag().isPresent()) {
             String userFlag = user.mallocFlag().get();
             boolean userDisables = userFlag.equals(DISABLE_CUDA_MALLOC);
-            overrides.disableCudaMalloc().filter(disable -> disable != userDisables).ifPresent(disable -> {
-                throw new IllegalArgumentException("disable-cuda-malloc is configured " + disable + " but the extra arguments contain "
+            Optional<Boolean> configured = overrides.disableCudaMalloc();
+            if (configured.isPresent() && configured.get() != userDisables) {
+                throw new IllegalArgumentException("disable-cuda-malloc is configured " + configured.get() + " but the extra arguments contain "
                         + userFlag + "; remove one of them");
-            });
+            }
             decisions.add(new Decision(Topic.CUDA_MALLOC, Optional.of(userFlag),
                     "from the extra arguments, which take precedence; no automatic CUDA malloc flag added"));
         } else if (overrides.disableCudaMalloc().isPresent()) {
