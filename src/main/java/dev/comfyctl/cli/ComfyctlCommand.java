@@ -17,6 +17,7 @@ import java.util.Map;
                 StatusCommand.class,
                 LogsCommand.class,
                 ConfigCommand.class,
+                ServiceCommand.class,
                 CompletionCommand.class,
                 HelpCommand.class
         })

@@ -65,7 +65,7 @@ public final class Daemon implements AutoCloseable {
         ComfyInstance instance = null;
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
-            ComfyClient client = new ComfyClient(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
+            ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
                     config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector);

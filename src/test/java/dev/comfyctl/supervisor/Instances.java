@@ -49,6 +49,6 @@ final class Instances {
     }
 
     static ComfyClient client(Config config) {
-        return new ComfyClient(URI.create("http://127.0.0.1:" + config.comfyPort()), Duration.ofSeconds(5));
+        return ComfyClient.create(URI.create("http://127.0.0.1:" + config.comfyPort()), Duration.ofSeconds(5));
     }
 }
