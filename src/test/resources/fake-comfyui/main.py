@@ -645,9 +645,12 @@ class PromptQueue:
         with self.cond:
             if self.running and (prompt_id is None or self.running[1] == prompt_id):
                 self.interrupt_requested = True
+                self.cond.notify_all()
 
-    def check_interrupt(self):
+    def sleep_unless_interrupted(self, seconds):
+        """Sleeps like a sampler step; raises Interrupted as soon as /interrupt asks, not at the step's end."""
         with self.cond:
+            self.cond.wait_for(lambda: self.interrupt_requested, timeout=seconds)
             if self.interrupt_requested:
                 raise Interrupted()
 
@@ -726,8 +729,7 @@ class Executor(threading.Thread):
                 self.queue.set_running_node(node_id)
                 send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id})
                 for step in range(1, self.STEPS + 1):
-                    time.sleep(step_seconds)
-                    self.queue.check_interrupt()
+                    self.queue.sleep_unless_interrupted(step_seconds)
                     send("progress", {"value": step, "max": self.STEPS, "prompt_id": prompt_id, "node": node_id})
                     if self.settings.args.preview_method != "none":
                         # Event 1 = preview image, format 2 = PNG, as in ComfyUI's binary preview frames.
