@@ -1457,16 +1457,17 @@ def main():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     log(f"[START] fake ComfyUI {COMFYUI_VERSION} in {INSTALL_DIR}")
-    time.sleep(float(behaviour.get("startup_delay_seconds", 0)))
-    if behaviour.get("exit_at_startup") is not None:
-        sys.stderr.write("Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n"
-                         "RuntimeError: simulated start-up failure\n")
-        sys.exit(int(behaviour["exit_at_startup"]))
     if not args.cpu and not settings.devices:
         sys.stderr.write("Traceback (most recent call last):\n  File \"comfy/model_management.py\", line 1\n"
                          "RuntimeError: No CUDA GPUs are available\n")
         sys.exit(1)
     print_imports(settings)
+    # The delay stands for importing nodes and custom nodes: the port stays closed meanwhile.
+    time.sleep(float(behaviour.get("startup_delay_seconds", 0)))
+    if behaviour.get("exit_at_startup") is not None:
+        sys.stderr.write("Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n"
+                         "RuntimeError: simulated start-up failure\n")
+        sys.exit(int(behaviour["exit_at_startup"]))
     print_custom_nodes()
     for directory in (settings.output_dir, settings.input_dir, settings.temp_dir):
         os.makedirs(directory, exist_ok=True)

@@ -132,7 +132,7 @@ class FakeComfyUiTest {
         fake.behave(Map.of("startup_delay_seconds", 3));
         running = fake.start(port);
 
-        await().atMost(LONG).until(() -> fake.starts().size() == 1);
+        await().atMost(LONG).until(() -> running.output().contains("Set vram state to: NORMAL_VRAM"));
         assertThatThrownBy(() -> Http.get(uri("system_stats"))).hasCauseInstanceOf(ConnectException.class);
         running.awaitReady(LONG);
         assertThat(running.output()).contains("Starting server");
@@ -146,6 +146,29 @@ class FakeComfyUiTest {
         assertThat(running.awaitExit(LONG)).isEqualTo(3);
         assertThat(running.output()).doesNotContain("Starting server");
         assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
+    void withNoVisibleGpuItCrashesAtStartupUnlessToldToUseTheCpu() {
+        running = fake.start(port, Map.of("CUDA_VISIBLE_DEVICES", ""));
+        assertThat(running.awaitExit(LONG)).isEqualTo(1);
+        assertThat(running.errors()).contains("RuntimeError: No CUDA GPUs are available");
+        running.close();
+
+        running = fake.launch(port, Map.of("CUDA_VISIBLE_DEVICES", ""), "--cpu");
+        assertThat(running.output()).contains("Device: cpu");
+    }
+
+    @Test
+    void aBrokenCustomNodeIsReportedAndStartupContinues() throws Exception {
+        Files.createDirectories(fake.dir().resolve("custom_nodes/broken-node"));
+        Files.createFile(fake.dir().resolve("custom_nodes/broken-node/fake-import-fail"));
+        Files.createDirectories(fake.dir().resolve("custom_nodes/good-node"));
+
+        running = fake.launch(port);
+
+        assertThat(running.output()).contains("(IMPORT FAILED): " + fake.dir().resolve("custom_nodes/broken-node"))
+                .contains("0.0 seconds: " + fake.dir().resolve("custom_nodes/good-node"));
     }
 
     @Test
