@@ -5,8 +5,17 @@ start-up lines, serves ComfyUI's HTTP and WebSocket API on one port and runs pro
 built-in nodes that need no GPU. Standard library only: no pip package can be installed where the
 tests run.
 
-Behaviour switches are read once at start from `fake.json` next to this file (see load_behaviour);
-`/fake/...` endpoints control and inspect a running fake.
+Behaviour switches are read once at start from `fake.json` next to this file (see load_behaviour).
+Every start appends `<unix time> <pid> <argv>` to `fake-starts.log` next to this file.
+
+Fake-only endpoints (no /api copy):
+  POST /fake/hang            from now on accept requests but never answer them
+  POST /fake/crash?code=N    answer, then exit with status N (default 1)
+  GET  /fake/env             argv, pid, selected environment variables, /free calls
+  GET  /fake/bytes?n=N       N bytes, byte i = i % 256; &chunked=1 for chunked encoding
+  POST /fake/sink            read the whole body; answer {"bytes", "sha256"}
+  *    /fake/echo[/...]      answer method, path, query, headers, body_length, client
+A custom_nodes/<name>/ folder holding a file named fake-import-fail is reported as IMPORT FAILED.
 """
 import argparse
 import base64
@@ -861,7 +870,6 @@ class Route:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Python/3.11 aiohttp/3.11.18"
-    sys_version = ""
     # Set by main(): shared state of this process.
     app = None
 
