@@ -5,8 +5,17 @@ start-up lines, serves ComfyUI's HTTP and WebSocket API on one port and runs pro
 built-in nodes that need no GPU. Standard library only: no pip package can be installed where the
 tests run.
 
-Behaviour switches are read once at start from `fake.json` next to this file (see load_behaviour);
-`/fake/...` endpoints control and inspect a running fake.
+Behaviour switches are read once at start from `fake.json` next to this file (see load_behaviour).
+Every start appends `<unix time> <pid> <argv>` to `fake-starts.log` next to this file.
+
+Fake-only endpoints (no /api copy):
+  POST /fake/hang            from now on accept requests but never answer them
+  POST /fake/crash?code=N    answer, then exit with status N (default 1)
+  GET  /fake/env             argv, pid, selected environment variables, /free calls
+  GET  /fake/bytes?n=N       N bytes, byte i = i % 256; &chunked=1 for chunked encoding
+  POST /fake/sink            read the whole body; answer {"bytes", "sha256"}
+  *    /fake/echo[/...]      answer method, path, query, headers, body_length, client
+A custom_nodes/<name>/ folder holding a file named fake-import-fail is reported as IMPORT FAILED.
 """
 import argparse
 import base64
@@ -645,9 +654,12 @@ class PromptQueue:
         with self.cond:
             if self.running and (prompt_id is None or self.running[1] == prompt_id):
                 self.interrupt_requested = True
+                self.cond.notify_all()
 
-    def check_interrupt(self):
+    def sleep_unless_interrupted(self, seconds):
+        """Sleeps like a sampler step; raises Interrupted as soon as /interrupt asks, not at the step's end."""
         with self.cond:
+            self.cond.wait_for(lambda: self.interrupt_requested, timeout=seconds)
             if self.interrupt_requested:
                 raise Interrupted()
 
@@ -726,8 +738,7 @@ class Executor(threading.Thread):
                 self.queue.set_running_node(node_id)
                 send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id})
                 for step in range(1, self.STEPS + 1):
-                    time.sleep(step_seconds)
-                    self.queue.check_interrupt()
+                    self.queue.sleep_unless_interrupted(step_seconds)
                     send("progress", {"value": step, "max": self.STEPS, "prompt_id": prompt_id, "node": node_id})
                     if self.settings.args.preview_method != "none":
                         # Event 1 = preview image, format 2 = PNG, as in ComfyUI's binary preview frames.
@@ -859,7 +870,6 @@ class Route:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Python/3.11 aiohttp/3.11.18"
-    sys_version = ""
     # Set by main(): shared state of this process.
     app = None
 
@@ -1455,16 +1465,17 @@ def main():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     log(f"[START] fake ComfyUI {COMFYUI_VERSION} in {INSTALL_DIR}")
-    time.sleep(float(behaviour.get("startup_delay_seconds", 0)))
-    if behaviour.get("exit_at_startup") is not None:
-        sys.stderr.write("Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n"
-                         "RuntimeError: simulated start-up failure\n")
-        sys.exit(int(behaviour["exit_at_startup"]))
     if not args.cpu and not settings.devices:
         sys.stderr.write("Traceback (most recent call last):\n  File \"comfy/model_management.py\", line 1\n"
                          "RuntimeError: No CUDA GPUs are available\n")
         sys.exit(1)
     print_imports(settings)
+    # The delay stands for importing nodes and custom nodes: the port stays closed meanwhile.
+    time.sleep(float(behaviour.get("startup_delay_seconds", 0)))
+    if behaviour.get("exit_at_startup") is not None:
+        sys.stderr.write("Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n"
+                         "RuntimeError: simulated start-up failure\n")
+        sys.exit(int(behaviour["exit_at_startup"]))
     print_custom_nodes()
     for directory in (settings.output_dir, settings.input_dir, settings.temp_dir):
         os.makedirs(directory, exist_ok=True)

@@ -6,17 +6,21 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -128,7 +132,7 @@ class FakeComfyUiTest {
         fake.behave(Map.of("startup_delay_seconds", 3));
         running = fake.start(port);
 
-        await().atMost(LONG).until(() -> fake.starts().size() == 1);
+        await().atMost(LONG).until(() -> running.output().contains("Set vram state to: NORMAL_VRAM"));
         assertThatThrownBy(() -> Http.get(uri("system_stats"))).hasCauseInstanceOf(ConnectException.class);
         running.awaitReady(LONG);
         assertThat(running.output()).contains("Starting server");
@@ -142,6 +146,29 @@ class FakeComfyUiTest {
         assertThat(running.awaitExit(LONG)).isEqualTo(3);
         assertThat(running.output()).doesNotContain("Starting server");
         assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
+    void withNoVisibleGpuItCrashesAtStartupUnlessToldToUseTheCpu() {
+        running = fake.start(port, Map.of("CUDA_VISIBLE_DEVICES", ""));
+        assertThat(running.awaitExit(LONG)).isEqualTo(1);
+        assertThat(running.errors()).contains("RuntimeError: No CUDA GPUs are available");
+        running.close();
+
+        running = fake.launch(port, Map.of("CUDA_VISIBLE_DEVICES", ""), "--cpu");
+        assertThat(running.output()).contains("Device: cpu");
+    }
+
+    @Test
+    void aBrokenCustomNodeIsReportedAndStartupContinues() throws Exception {
+        Files.createDirectories(fake.dir().resolve("custom_nodes/broken-node"));
+        Files.createFile(fake.dir().resolve("custom_nodes/broken-node/fake-import-fail"));
+        Files.createDirectories(fake.dir().resolve("custom_nodes/good-node"));
+
+        running = fake.launch(port);
+
+        assertThat(running.output()).contains("(IMPORT FAILED): " + fake.dir().resolve("custom_nodes/broken-node"))
+                .contains("0.0 seconds: " + fake.dir().resolve("custom_nodes/good-node"));
     }
 
     @Test
@@ -378,6 +405,100 @@ class FakeComfyUiTest {
         assertThat(env.at("/env/FAKE_X").asText()).isEqualTo("2");
         assertThat(env.at("/env/PYTHONUNBUFFERED").asText()).isEqualTo("1");
         assertThat(env.get("env").has("UNRELATED")).isFalse();
+    }
+
+    @Test
+    void reconnectingWithTheSameClientIdReplacesTheOldSocketAndResendsTheRunningNode() throws Exception {
+        fake.behave(Map.of("prompt_seconds", 60));
+        running = fake.launch(port);
+        try (WsRecorder first = WsRecorder.connect(Http.CLIENT, Http.ws(uri("ws?clientId=same")))) {
+            Http.postJson(uri("prompt"), "{\"prompt\": " + EMPTY_IMAGE_WORKFLOW + ", \"client_id\": \"same\"}");
+            await().atMost(LONG).until(() -> first.types().contains("executing"));
+
+            try (WsRecorder second = WsRecorder.connect(Http.CLIENT, Http.ws(uri("ws?clientId=same")))) {
+                await().atMost(LONG).until(() -> second.types().size() >= 2);
+                assertThat(second.types()).startsWith("status", "executing");
+                assertThat(second.messages().get(1).at("/data/node").asText()).isEqualTo("1");
+
+                Http.postJson(uri("interrupt"), "{}");
+
+                await().atMost(LONG).until(() -> second.types().contains("execution_interrupted"));
+                assertThat(first.types()).doesNotContain("execution_interrupted");
+            }
+        }
+    }
+
+    @Test
+    void previewsArriveAsBinaryFramesWhenAPreviewMethodIsSet() {
+        running = fake.launch(port, "--preview-method", "auto");
+        try (WsRecorder ws = WsRecorder.connect(Http.CLIENT, Http.ws(uri("ws?clientId=viewer")))) {
+            Http.postJson(uri("prompt"), "{\"prompt\": " + EMPTY_IMAGE_WORKFLOW + ", \"client_id\": \"viewer\"}");
+
+            await().atMost(LONG).until(() -> !ws.binaries().isEmpty());
+            ByteBuffer frame = ByteBuffer.wrap(ws.binaries().get(0));
+            assertThat(frame.getInt(0)).as("event type: preview image").isEqualTo(1);
+            assertThat(frame.getInt(4)).as("image format: PNG").isEqualTo(2);
+            assertThat(new String(ws.binaries().get(0), 9, 3, StandardCharsets.US_ASCII)).isEqualTo("PNG");
+        }
+    }
+
+    @Test
+    void hangAfterSecondsKeepsTheProcessAliveButAnswersNothing() {
+        fake.behave(Map.of("hang_after_seconds", 1));
+        running = fake.launch(port);
+        HttpRequest.Builder probe = HttpRequest.newBuilder(uri("system_stats")).timeout(Duration.ofMillis(500));
+
+        await().atMost(LONG).ignoreExceptions().until(() -> {
+            try {
+                Http.CLIENT.send(probe.build(), HttpResponse.BodyHandlers.discarding());
+                return false;
+            } catch (HttpTimeoutException e) {
+                return true;
+            }
+        });
+        assertThat(running.process().isAlive()).isTrue();
+    }
+
+    @Test
+    void crashEndpointExitsWithTheGivenCode() {
+        running = fake.launch(port);
+
+        Http.send(HttpRequest.newBuilder(uri("fake/crash?code=42")).POST(HttpRequest.BodyPublishers.noBody()));
+
+        assertThat(running.awaitExit(LONG)).isEqualTo(42);
+    }
+
+    @Test
+    void sigintStopsTheServerCleanly() throws Exception {
+        running = fake.launch(port);
+
+        new ProcessBuilder("kill", "-INT", String.valueOf(running.pid())).start().waitFor();
+
+        assertThat(running.awaitExit(LONG)).isZero();
+        assertThat(running.output()).contains("Stopped server");
+    }
+
+    @Test
+    void bigBodiesStreamBothWaysWithLengthOrChunked() throws Exception {
+        running = fake.launch(port);
+        int size = 5 * 1024 * 1024 + 7;
+        byte[] expected = new byte[size];
+        for (int i = 0; i < size; i++) {
+            expected[i] = (byte) i;
+        }
+
+        for (String chunked : List.of("0", "1")) {
+            HttpResponse<byte[]> download = Http.CLIENT.send(
+                    HttpRequest.newBuilder(uri("fake/bytes?n=" + size + "&chunked=" + chunked)).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(download.body()).isEqualTo(expected);
+            assertThat(download.headers().firstValue("Content-Length").isPresent()).isEqualTo(chunked.equals("0"));
+        }
+        JsonNode sunk = json(Http.send(HttpRequest.newBuilder(uri("fake/sink"))
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(expected)))));
+        assertThat(sunk.get("bytes").asLong()).isEqualTo(size);
+        assertThat(sunk.get("sha256").asText()).isEqualTo(
+                HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(expected)));
     }
 
     private static boolean isFinalExecuting(JsonNode message) {
