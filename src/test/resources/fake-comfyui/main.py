@@ -869,6 +869,9 @@ class Route:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # aiohttp sets TCP_NODELAY; without it headers and body go out as two segments and a keep-alive
+    # client waits for the delayed ACK (40 ms) on every request.
+    disable_nagle_algorithm = True
     server_version = "Python/3.11 aiohttp/3.11.18"
     # Set by main(): shared state of this process.
     app = None

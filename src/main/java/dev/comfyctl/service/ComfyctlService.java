@@ -1,10 +1,12 @@
 package dev.comfyctl.service;
 
 import dev.comfyctl.config.Config;
+import dev.comfyctl.daemon.DaemonLauncher;
 
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -27,12 +29,20 @@ public final class ComfyctlService {
                 .workingDirectory(config.comfyDir())
                 .environment("COMFYCTL_HOME", config.home().toString())
                 .environment("COMFYUI_DIR", config.comfyDir().toString())
-                .execStart(List.of(java, "-jar", jar.toString(), "serve"))
+                .execStart(command(java, jar))
                 .stopGrace(config.stopGrace())
                 .stateDirectory(config.home())
                 .comfyDirectory(config.comfyDir());
         group.ifPresent(builder::group);
         return builder.build();
+    }
+
+    private static List<String> command(String java, Path jar) {
+        List<String> command = new ArrayList<>();
+        command.add(java);
+        command.addAll(DaemonLauncher.JVM_OPTIONS);
+        command.addAll(List.of("-jar", jar.toString(), "serve"));
+        return command;
     }
 
     private static Path runningJar() {
