@@ -19,7 +19,7 @@ work="$(mktemp -d)"
 trap '"$comfyctl" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-now_ms() { python3 -c 'import time; print(time.monotonic()*1000)'; }
+now_ms() { local t="$EPOCHREALTIME"; echo "${t/./}" | sed 's/\(...\)$/.\1/'; }
 median() { python3 -c 'import sys,statistics; print(round(statistics.median(float(x) for x in sys.argv[1:]),1))' "$@"; }
 
 # A fake ComfyUI install, laid out as the tests do it.
