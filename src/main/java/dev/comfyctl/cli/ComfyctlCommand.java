@@ -2,6 +2,9 @@ package dev.comfyctl.cli;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 import java.util.Map;
 
@@ -32,8 +35,11 @@ final class ComfyctlCommand implements Runnable {
         return environment;
     }
 
+    @Spec
+    private CommandSpec spec;
+
     @Override
     public void run() {
-        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "a command is required");
+        throw new ParameterException(spec.commandLine(), "a command is required");
     }
 }

@@ -30,9 +30,8 @@ final class ErrorHandler implements IExecutionExceptionHandler {
         }
         if (code == ExitCode.INTERNAL_ERROR || verbose(parseResult)) {
             e.printStackTrace(err);
-        } else if (code != ExitCode.OK) {
-            err.flush();
         }
+        err.flush();
         return code;
     }
 

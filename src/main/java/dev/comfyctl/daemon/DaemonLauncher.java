@@ -1,7 +1,9 @@
 package dev.comfyctl.daemon;
 
 import dev.comfyctl.config.Config;
+import dev.comfyctl.process.SessionLogs;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +12,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Starts {@code comfyctl serve} as a background process that outlives the CLI (its own session, output to
@@ -52,14 +55,14 @@ public final class DaemonLauncher {
             process = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .start();
         } catch (IOException e) {
             throw new DaemonException("cannot launch the comfyctl daemon: " + e.getMessage(), e);
         }
         Instant deadline = Instant.now().plus(READY_TIMEOUT);
         while (Instant.now().isBefore(deadline)) {
-            var info = DaemonInfo.read(config.home());
+            Optional<DaemonInfo> info = DaemonInfo.read(config.home());
             if (info.isPresent()) {
                 return info.get();
             }
@@ -79,11 +82,6 @@ public final class DaemonLauncher {
     }
 
     private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
-        } catch (IOException e) {
-            return "(no log at " + log + ")";
-        }
+        return String.join("\n", SessionLogs.tail(log, 15));
     }
 }
