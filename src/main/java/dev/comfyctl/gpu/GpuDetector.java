@@ -1,5 +1,7 @@
 package dev.comfyctl.gpu;
 
+import dev.comfyctl.process.CommandRunner;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -196,6 +198,9 @@ public final class GpuDetector {
             String output = exited.output().isBlank() ? "no output" : quote(exited.output());
             String hint = exited.exitCode() == 9 ? " (the NVIDIA driver is not loaded or not answering)" : "";
             return smi + " exited with status " + exited.exitCode() + hint + ": " + output;
+        }
+        if (outcome instanceof CommandRunner.OutputHeldOpen) {
+            return smi + " exited, but a process it started kept its output open (the NVIDIA driver may be hung or still loading)";
         }
         if (outcome instanceof CommandRunner.TimedOut timedOut) {
             return smi + " " + timedOut.description() + " (the NVIDIA driver may be hung or still loading)";

@@ -1,20 +1,13 @@
 package dev.comfyctl.service;
 
-import java.io.File;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.comfyctl.process.CommandRunner;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Runs {@code systemctl} found on a given PATH, with a deadline. systemctl can block for a long time
@@ -50,20 +43,8 @@ final class Systemctl {
      * shell) are skipped on purpose.
      */
     static Optional<Systemctl> find(Map<String, String> environment, Duration timeout) {
-        String path = environment.get("PATH");
-        if (path == null) {
-            return Optional.empty();
-        }
-        for (String dir : path.split(File.pathSeparator)) {
-            if (dir.isBlank()) {
-                continue;
-            }
-            Path candidate = Path.of(dir, "systemctl");
-            if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
-                return Optional.of(new Systemctl(candidate, Map.copyOf(environment), timeout));
-            }
-        }
-        return Optional.empty();
+        return CommandRunner.findOnPath("systemctl", environment.get("PATH"))
+                .map(executable -> new Systemctl(executable, Map.copyOf(environment), timeout));
     }
 
     Path executable() {
@@ -75,42 +56,16 @@ final class Systemctl {
         List<String> command = new ArrayList<>();
         command.add(executable.toString());
         command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().clear();
-        builder.environment().putAll(environment);
-        Process process;
-        try {
-            process = builder.start();
-        } catch (IOException e) {
-            return new Result(-1, "could not run " + executable + ": " + e.getMessage());
+        CommandRunner.Outcome outcome = CommandRunner.run(command, environment, timeout);
+        if (outcome instanceof CommandRunner.Exited exited) {
+            return new Result(exited.exitCode(), exited.output());
         }
-        CompletableFuture<String> output = new CompletableFuture<>();
-        Thread reader = new Thread(() -> output.complete(read(process.getInputStream())), "systemctl output");
-        reader.setDaemon(true);
-        reader.start();
-        try {
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-                return new Result(-1, "systemctl " + String.join(" ", args) + " did not finish within " + timeout.toSeconds() + " s and was killed");
-            }
-            return new Result(process.exitValue(), output.get(1, TimeUnit.SECONDS));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-            return new Result(-1, "interrupted while waiting for systemctl");
-        } catch (ExecutionException | TimeoutException e) {
-            // It exited, but something it started still holds the output open: its status is still the answer.
-            return new Result(process.exitValue(), "");
+        if (outcome instanceof CommandRunner.OutputHeldOpen held) {
+            return new Result(held.exitCode(), "");
         }
-    }
-
-    /** The output is only used in messages, so a read error becomes a note in it rather than a failure. */
-    private static String read(InputStream in) {
-        try (in) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "(output unreadable: " + e.getMessage() + ")";
+        if (outcome instanceof CommandRunner.TimedOut timedOut) {
+            return new Result(-1, "systemctl " + String.join(" ", args) + " " + timedOut.description());
         }
+        return new Result(-1, "could not run " + executable + ": " + ((CommandRunner.Failed) outcome).reason());
     }
 }

@@ -1,4 +1,4 @@
-package dev.comfyctl.gpu;
+package dev.comfyctl.process;
 
 import java.io.File;
 import java.io.IOException;
@@ -20,7 +20,7 @@ import java.util.concurrent.TimeoutException;
  * Runs a short-lived command with a deadline and collects its output (stdout and stderr merged).
  * Never throws for a failing command: the caller gets an {@link Outcome} to turn into a diagnosis.
  */
-final class CommandRunner {
+public final class CommandRunner {
 
     /** Output beyond this is read and discarded, so a runaway command cannot fill the heap. */
     private static final int MAX_OUTPUT_BYTES = 1 << 20;
@@ -30,18 +30,22 @@ final class CommandRunner {
      */
     private static final Duration OUTPUT_GRACE = Duration.ofSeconds(1);
 
-    sealed interface Outcome permits Exited, TimedOut, Failed {
+    public sealed interface Outcome permits Exited, OutputHeldOpen, TimedOut, Failed {
     }
 
-    record Exited(int exitCode, String output) implements Outcome {
+    public record Exited(int exitCode, String output) implements Outcome {
+    }
+
+    /** It exited, but a process it started kept its output open past the grace period: no output, only its status. */
+    public record OutputHeldOpen(int exitCode) implements Outcome {
     }
 
     /** @param description what ran over time, as a sentence fragment */
-    record TimedOut(String description) implements Outcome {
+    public record TimedOut(String description) implements Outcome {
     }
 
     /** @param reason why it could not be run to the end, as a sentence fragment */
-    record Failed(String reason) implements Outcome {
+    public record Failed(String reason) implements Outcome {
     }
 
     private CommandRunner() {
@@ -52,7 +56,7 @@ final class CommandRunner {
      * (a PATH-style string). Empty entries, which a shell reads as the current directory, are skipped:
      * a supervisor must not run whatever happens to lie in its working directory.
      */
-    static Optional<Path> findOnPath(String name, String path) {
+    public static Optional<Path> findOnPath(String name, String path) {
         if (path == null) {
             return Optional.empty();
         }
@@ -69,7 +73,7 @@ final class CommandRunner {
     }
 
     /** Runs {@code command} with exactly {@code environment}, killing it and its children after {@code timeout}. */
-    static Outcome run(List<String> command, Map<String, String> environment, Duration timeout) {
+    public static Outcome run(List<String> command, Map<String, String> environment, Duration timeout) {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().clear();
         builder.environment().putAll(environment);
@@ -92,7 +96,7 @@ final class CommandRunner {
             killTree(process);
             return new Failed("interrupted while waiting for it");
         } catch (TimeoutException e) {
-            return new TimedOut("exited, but a process it started kept its output open");
+            return new OutputHeldOpen(process.exitValue());
         } catch (ExecutionException | IOException e) {
             return new Failed("reading its output failed: " + e.getMessage());
         }
