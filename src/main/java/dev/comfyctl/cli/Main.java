@@ -10,7 +10,13 @@ public final class Main {
     private Main() {
     }
 
+    /** Read by logback.xml; the daemon logs at INFO, a command only its warnings. */
+    static final String LOG_LEVEL = "COMFYCTL_LOG_LEVEL";
+
     public static void main(String[] args) {
+        if (System.getenv(LOG_LEVEL) == null) {
+            System.setProperty(LOG_LEVEL, "WARN");
+        }
         System.exit(run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 

@@ -22,6 +22,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
+        if (options.environment().get(Main.LOG_LEVEL) == null) {
+            System.setProperty(Main.LOG_LEVEL, "INFO");
+        }
         Config config = options.load();
         Daemon daemon = Daemon.start(config, background);
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "comfyctl-shutdown"));
