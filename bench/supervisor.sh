@@ -20,6 +20,19 @@ trap '"$comfyctl" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 now_ms() { local t="$EPOCHREALTIME"; echo "${t/./}" | sed 's/\(...\)$/.\1/'; }
+# Median wall time in ms of a command run N times after one warm-up run, timed from one python process.
+wall_ms() {
+  python3 - "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, command = int(sys.argv[1]), sys.argv[2:]
+def once():
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+once()
+print(round(statistics.median(once() for _ in range(runs)), 1))
+PY
+}
 median() { python3 -c 'import sys,statistics; print(round(statistics.median(float(x) for x in sys.argv[1:]),1))' "$@"; }
 
 # A fake ComfyUI install, laid out as the tests do it.
@@ -55,12 +68,9 @@ for _ in $(seq 1 3); do
 done
 
 # status: the CLI, against curl of the same endpoint and a bare JVM start.
-status_ms=(); curl_ms=(); jvm_ms=()
-for _ in $(seq 1 "$runs"); do
-  t0="$(now_ms)"; "$comfyctl" status >/dev/null; t1="$(now_ms)"; status_ms+=("$(python3 -c "print($t1-$t0)")")
-  t0="$(now_ms)"; curl -sf "http://127.0.0.1:$MANAGER_PORT/manager/status" >/dev/null; t1="$(now_ms)"; curl_ms+=("$(python3 -c "print($t1-$t0)")")
-  t0="$(now_ms)"; "$java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -version >/dev/null 2>&1; t1="$(now_ms)"; jvm_ms+=("$(python3 -c "print($t1-$t0)")")
-done
+status_med="$(wall_ms "$runs" "$comfyctl" status)"
+curl_med="$(wall_ms "$runs" curl -sf "http://127.0.0.1:$MANAGER_PORT/manager/status")"
+jvm_med="$(wall_ms "$runs" "$java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -version)"
 
 # Idle RSS of the daemon with ComfyUI ready.
 sleep 3
@@ -93,7 +103,6 @@ for _ in $(seq 1 2); do
 done
 "$comfyctl" stop >/dev/null
 
-status_med="$(median "${status_ms[@]}")"; curl_med="$(median "${curl_ms[@]}")"; jvm_med="$(median "${jvm_ms[@]}")"
 direct_med="$(median "${direct_ready[@]}")"; comfy_med="$(median "${comfy_ready[@]}")"
 coop_med="$(median "${coop_ms[@]}")"; dstop_med="$(median "${direct_stop[@]}")"; stub_med="$(median "${stubborn_ms[@]}")"
 python3 - "$status_med" "$curl_med" "$jvm_med" "$direct_med" "$comfy_med" "$coop_med" "$dstop_med" "$stub_med" "$rss_mb" <<'PY'
