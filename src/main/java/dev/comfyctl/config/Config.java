@@ -84,6 +84,10 @@ public record Config(Map<Setting, Value> values) {
         return (Integer) get(Setting.MANAGER_PORT);
     }
 
+    public Duration proxyTimeout() {
+        return Duration.ofSeconds((Integer) get(Setting.PROXY_TIMEOUT_SECONDS));
+    }
+
     public String gpuMode() {
         return (String) get(Setting.GPU_MODE);
     }

@@ -30,6 +30,9 @@ public enum Setting {
     MANAGER_HOST(Parsers::host, "127.0.0.1", "address the daemon listens on; anything but loopback exposes it"),
     MANAGER_PORT(Parsers::port, "8188", "port of the daemon: control API, and the proxy to ComfyUI"),
 
+    PROXY_TIMEOUT_SECONDS(Parsers.intRange(1, 86_400), "300",
+            "how long a proxied request may go without a byte moving before it is cut"),
+
     GPU_MODE(Parsers.choice("auto", "nvidia", "mock", "cpu"), "auto",
             "auto: nvidia-smi when present, else CPU; nvidia: warn when nvidia-smi is missing; mock: fake GPUs; cpu: no GPU"),
     GPU_MOCK_COUNT(Parsers.intRange(1, 64), "1", "number of fake GPUs when GPU_MODE=mock"),

@@ -4,6 +4,8 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.process.PortOwner;
+import dev.comfyctl.proxy.ProxyPolicy;
+import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.web.ControlRoutes;
@@ -11,6 +13,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,6 +80,9 @@ public final class Daemon implements AutoCloseable {
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
             new ControlRoutes(instance, client, gpuDetector, daemonJson).mount(router);
+            ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
+                    config.proxyTimeout(), ProxyPolicy.ALWAYS_OPEN);
+            router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
@@ -105,7 +111,9 @@ public final class Daemon implements AutoCloseable {
     }
 
     private static HttpServer bind(Vertx vertx, Router router, Config config) {
-        HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort());
+        HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort())
+                .setHandle100ContinueAutomatically(true)
+                .setTcpNoDelay(true);
         try {
             return vertx.createHttpServer(options).requestHandler(router).listen()
                     .toCompletionStage().toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);

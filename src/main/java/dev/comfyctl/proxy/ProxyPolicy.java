@@ -1,0 +1,30 @@
+package dev.comfyctl.proxy;
+
+import io.vertx.core.Future;
+import io.vertx.core.http.HttpServerRequest;
+
+/** What the proxy asks before it forwards, and tells about the traffic it carries. */
+public interface ProxyPolicy {
+
+    /** Forwards everything at once and ignores traffic: a backend that is always up. */
+    ProxyPolicy ALWAYS_OPEN = new ProxyPolicy() {
+        @Override
+        public Future<Void> admit(HttpServerRequest request) {
+            return Future.succeededFuture();
+        }
+
+        @Override
+        public void webSocketTraffic() {
+        }
+    };
+
+    /**
+     * Completes, on the request's context, when the request may be forwarded; fails with
+     * {@link RejectedException} to answer the client with its rejection instead. May wait, for
+     * example while the backend starts; the request is paused meanwhile.
+     */
+    Future<Void> admit(HttpServerRequest request);
+
+    /** Bytes went through a proxied WebSocket, in either direction. Called on the event loop; must not block. */
+    void webSocketTraffic();
+}

@@ -1,0 +1,284 @@
+package dev.comfyctl.proxy;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.HostAndPort;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.core.streams.ReadStream;
+import io.vertx.core.streams.WriteStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Forwards HTTP requests and WebSocket upgrades to one backend, streaming bodies both ways with
+ * backpressure: nothing is buffered whole, so a 1 GB download or upload passes in flat memory and a slow
+ * client slows the backend down instead of filling the heap.
+ *
+ * <p>The client's Host header is kept (ComfyUI refuses a request whose Origin does not match its Host),
+ * hop-by-hop headers are dropped (RFC 9110, 7.6.1) and X-Forwarded-For/-Proto/-Host are added. A request
+ * is never re-sent: a backend that drops a non-idempotent request (ComfyUI-Manager's reboot exits inside
+ * its handler) must not be asked twice, so the client gets 502 instead.
+ */
+public final class ReverseProxy implements Handler<HttpServerRequest>, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ReverseProxy.class);
+    /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
+    private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
+
+    private final SocketAddress backend;
+    private final Duration timeout;
+    private final ProxyPolicy policy;
+    private final HttpClientAgent client;
+
+    /**
+     * @param timeout how long a request may go without any bytes moving before it is cut (300 s: generations
+     *     and big uploads are slow)
+     */
+    public ReverseProxy(Vertx vertx, SocketAddress backend, Duration timeout, ProxyPolicy policy) {
+        this.backend = backend;
+        this.timeout = timeout;
+        this.policy = policy;
+        this.client = vertx.createHttpClient(new HttpClientOptions()
+                        .setKeepAlive(true)
+                        .setTcpNoDelay(true)
+                        .setConnectTimeout(5_000)
+                        .setIdleTimeout((int) timeout.toSeconds())
+                        .setIdleTimeoutUnit(TimeUnit.SECONDS),
+                new PoolOptions().setHttp1MaxSize(256));
+    }
+
+    @Override
+    public void handle(HttpServerRequest request) {
+        request.pause();
+        boolean webSocket = isWebSocketUpgrade(request);
+        policy.admit(request).onComplete(admitted -> {
+            if (admitted.failed()) {
+                reject(request, admitted.cause());
+            } else if (webSocket) {
+                tunnel(request);
+            } else {
+                forward(request);
+            }
+        });
+    }
+
+    private void forward(HttpServerRequest request) {
+        client.request(options(request)).onComplete(opened -> {
+            if (opened.failed()) {
+                badGateway(request, opened.cause());
+                return;
+            }
+            HttpClientRequest outgoing = opened.result();
+            copyRequestHeaders(request, outgoing.headers());
+            outgoing.headers().remove(HttpHeaders.EXPECT);
+            HttpServerResponse response = request.response();
+            response.closeHandler(v -> outgoing.reset());
+            Future<HttpClientResponse> answered;
+            if (hasBody(request)) {
+                if (!request.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+                    outgoing.setChunked(true);
+                }
+                answered = outgoing.send(request);
+            } else {
+                request.resume();
+                answered = outgoing.send();
+            }
+            answered.onComplete(received -> {
+                if (received.failed()) {
+                    badGateway(request, received.cause());
+                } else {
+                    relay(request, received.result());
+                }
+            });
+        });
+    }
+
+    private void relay(HttpServerRequest request, HttpClientResponse answer) {
+        HttpServerResponse response = request.response();
+        if (response.headWritten() || response.closed()) {
+            answer.request().reset();
+            return;
+        }
+        response.setStatusCode(answer.statusCode()).setStatusMessage(answer.statusMessage());
+        HopByHop.copyEndToEnd(answer.headers(), response.headers());
+        boolean bodyless = request.method() == HttpMethod.HEAD || answer.statusCode() == 204
+                || answer.statusCode() == 304 || answer.statusCode() / 100 == 1;
+        if (!bodyless && !answer.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+            response.setChunked(true);
+        }
+        answer.pipeTo(response).onFailure(e -> {
+            log.debug("response of {} {} cut: {}", request.method(), request.uri(), e.toString());
+            response.reset();
+        });
+    }
+
+    private void tunnel(HttpServerRequest request) {
+        client.request(options(request)).onComplete(opened -> {
+            if (opened.failed()) {
+                badGateway(request, opened.cause());
+                return;
+            }
+            HttpClientRequest outgoing = opened.result();
+            request.headers().forEach((name, value) -> {
+                if (!name.equalsIgnoreCase("host")) {
+                    outgoing.headers().add(name, value);
+                }
+            });
+            addForwardedHeaders(request, outgoing.headers());
+            stripLoopbackCredentials(request, outgoing.headers());
+            outgoing.connect().onComplete(connected -> {
+                if (connected.failed()) {
+                    badGateway(request, connected.cause());
+                    return;
+                }
+                HttpClientResponse answer = connected.result();
+                if (answer.statusCode() != 101) {
+                    request.resume();
+                    relay(request, answer);
+                    return;
+                }
+                HttpServerResponse response = request.response().setStatusCode(101);
+                response.headers().addAll(answer.headers());
+                request.toNetSocket().onComplete(upgraded -> {
+                    if (upgraded.failed()) {
+                        log.debug("client of {} left during the upgrade: {}", request.uri(), upgraded.cause().toString());
+                        answer.netSocket().close();
+                        return;
+                    }
+                    join(upgraded.result(), answer.netSocket());
+                });
+            });
+        });
+    }
+
+    /** Both directions with backpressure; either side closing closes the other. */
+    private void join(NetSocket client, NetSocket backend) {
+        pump(client, backend);
+        pump(backend, client);
+        client.closeHandler(v -> backend.close());
+        backend.closeHandler(v -> client.close());
+    }
+
+    private void pump(ReadStream<Buffer> from, WriteStream<Buffer> to) {
+        from.handler(chunk -> {
+            policy.webSocketTraffic();
+            to.write(chunk);
+            if (to.writeQueueFull()) {
+                from.pause();
+                to.drainHandler(v -> from.resume());
+            }
+        });
+    }
+
+    private RequestOptions options(HttpServerRequest request) {
+        RequestOptions options = new RequestOptions()
+                .setServer(backend)
+                .setMethod(request.method())
+                .setURI(request.uri())
+                .setIdleTimeout(timeout.toMillis());
+        HostAndPort authority = request.authority();
+        if (authority != null) {
+            options.setHost(authority.host()).setPort(authority.port() > 0 ? authority.port() : 80);
+        }
+        return options;
+    }
+
+    private static void copyRequestHeaders(HttpServerRequest request, MultiMap to) {
+        HopByHop.copyEndToEnd(request.headers(), to);
+        to.remove(HttpHeaders.HOST);
+        addForwardedHeaders(request, to);
+        stripLoopbackCredentials(request, to);
+    }
+
+    private static void addForwardedHeaders(HttpServerRequest request, MultiMap to) {
+        String clientAddress = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
+        String previous = request.headers().get("X-Forwarded-For");
+        to.set("X-Forwarded-For", previous == null ? clientAddress : previous + ", " + clientAddress);
+        to.set("X-Forwarded-Proto", request.isSSL() ? "https" : "http");
+        if (request.authority() != null) {
+            to.set("X-Forwarded-Host", request.authority().toString());
+        }
+    }
+
+    private static void stripLoopbackCredentials(HttpServerRequest request, MultiMap to) {
+        if (request.remoteAddress() == null || !isLoopback(request.remoteAddress().hostAddress())) {
+            for (String header : LOOPBACK_TRUSTED) {
+                to.remove(header);
+            }
+        }
+    }
+
+    private static boolean isLoopback(String address) {
+        return address.startsWith("127.") || address.equals("::1") || address.equals("0:0:0:0:0:0:0:1");
+    }
+
+    private static boolean hasBody(HttpServerRequest request) {
+        String length = request.headers().get(HttpHeaders.CONTENT_LENGTH);
+        if (length != null) {
+            return !length.strip().equals("0");
+        }
+        String encoding = request.headers().get(HttpHeaders.TRANSFER_ENCODING);
+        return encoding != null && encoding.toLowerCase(Locale.ROOT).contains("chunked");
+    }
+
+    static boolean isWebSocketUpgrade(HttpServerRequest request) {
+        String upgrade = request.headers().get(HttpHeaders.UPGRADE);
+        String connection = request.headers().get(HttpHeaders.CONNECTION);
+        return request.method() == HttpMethod.GET && upgrade != null && upgrade.equalsIgnoreCase("websocket")
+                && connection != null && connection.toLowerCase(Locale.ROOT).contains("upgrade");
+    }
+
+    private void reject(HttpServerRequest request, Throwable cause) {
+        request.resume();
+        HttpServerResponse response = request.response();
+        if (cause instanceof RejectedException rejected) {
+            Rejection rejection = rejected.rejection();
+            response.setStatusCode(rejection.status()).headers().addAll(rejection.headers());
+            response.putHeader(HttpHeaders.CONTENT_TYPE, rejection.contentType()).end(rejection.body());
+        } else {
+            log.warn("proxy policy failed for {} {}", request.method(), request.uri(), cause);
+            error(response, 500, "comfyctl could not decide how to handle this request: " + cause);
+        }
+    }
+
+    private void badGateway(HttpServerRequest request, Throwable cause) {
+        request.resume();
+        HttpServerResponse response = request.response();
+        if (response.headWritten() || response.closed()) {
+            response.reset();
+            return;
+        }
+        error(response, 502, "ComfyUI at " + backend + " did not answer " + request.method() + " " + request.path()
+                + ": " + cause.getMessage() + " (not retried)");
+    }
+
+    private static void error(HttpServerResponse response, int status, String message) {
+        if (!response.closed()) {
+            response.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(new JsonObject().put("error", message).encode());
+        }
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}
