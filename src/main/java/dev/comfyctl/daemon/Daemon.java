@@ -7,6 +7,7 @@ import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.web.ControlRoutes;
+import dev.comfyctl.web.ManagerPage;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -76,7 +77,9 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
-            new ControlRoutes(instance, client, gpuDetector, daemonJson).mount(router);
+            ControlRoutes control = new ControlRoutes(instance, client, gpuDetector, daemonJson);
+            control.mount(router);
+            new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
