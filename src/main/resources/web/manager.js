@@ -62,9 +62,10 @@
     const state = inst ? inst.state : 'UNKNOWN';
     $('state').textContent = inst ? state : '…';
     $('state').dataset.state = state;
-    $('step').textContent = state === 'STARTING' && lastStep
-      ? 'step ' + lastStep.step + ', ' + lastStep.title + (lastStep.message ? ': ' + lastStep.message : '')
-      : '';
+    const step = state === 'STARTING' && lastStep;
+    $('step').textContent = step ? 'step ' + lastStep.step + ': ' + lastStep.title : '';
+    $('step-detail').textContent = step ? lastStep.message : '';
+    $('step-detail').title = step ? lastStep.message : '';
     $('uptime').textContent = inst && typeof inst.uptimeSeconds === 'number' ? duration(inst.uptimeSeconds) : '—';
     $('idle').textContent = inst ? idleText(inst.idle) : '—';
     $('queue').textContent = inst && inst.queue && typeof inst.queue.running === 'number'
