@@ -73,8 +73,4 @@ public final class ManagerPage {
                 .putHeader("Referrer-Policy", "no-referrer")
                 .end(html);
     }
-
-    EventStream events() {
-        return events;
-    }
 }
