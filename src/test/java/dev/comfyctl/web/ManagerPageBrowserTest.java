@@ -1,7 +1,9 @@
 package dev.comfyctl.web;
 
+import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.Http;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,6 +19,7 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 
 import java.io.File;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -44,6 +47,7 @@ class ManagerPageBrowserTest {
 
     private static ChromeDriver browser;
     private FakeComfyUi fake;
+    private Config config;
     private Daemon daemon;
 
     @BeforeAll
@@ -68,7 +72,8 @@ class ManagerPageBrowserTest {
     @BeforeEach
     void startDaemon() {
         fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        daemon = Daemon.start(TestDaemons.config(fake, temp.resolve("state")), false);
+        config = TestDaemons.config(fake, temp.resolve("state"));
+        daemon = Daemon.start(config, false);
         browser.manage().window().setSize(DESKTOP);
     }
 
@@ -116,6 +121,20 @@ class ManagerPageBrowserTest {
         assertThat(text("error-log")).contains("RuntimeError: simulated start-up failure");
         assertThat(text("state")).isEqualTo("FAILED");
         screenshot("manager-phone-failed.png");
+    }
+
+    @Test
+    void thePageReconnectsByItselfWhenTheStreamDrops() {
+        open();
+        await().atMost(PATIENCE).until(() -> text("conn").equals("live") && text("state").equals("STOPPED"));
+        browser.executeScript("window.notReloaded = true");
+
+        daemon.close();
+        daemon = Daemon.start(config, false);
+        Http.postJson(URI.create(daemon.info().baseUrl() + "/manager/start"), "{}");
+
+        await().atMost(PATIENCE).until(() -> text("state").equals("READY") && text("conn").equals("live"));
+        assertThat(browser.executeScript("return window.notReloaded === true")).isEqualTo(true);
     }
 
     private void open() {
