@@ -9,6 +9,8 @@ missing=()
 command -v /usr/bin/python3 >/dev/null || missing+=(python3)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v mvn >/dev/null || missing+=(maven)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"

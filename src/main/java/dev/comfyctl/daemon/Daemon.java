@@ -9,6 +9,7 @@ import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.web.ControlRoutes;
+import dev.comfyctl.web.ManagerPage;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -79,7 +80,9 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
-            new ControlRoutes(instance, client, gpuDetector, daemonJson).mount(router);
+            ControlRoutes control = new ControlRoutes(instance, client, gpuDetector, daemonJson);
+            control.mount(router);
+            new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
                     config.proxyTimeout(), ProxyPolicy.ALWAYS_OPEN);
             router.route().handler(ctx -> proxy.handle(ctx.request()));

@@ -254,6 +254,13 @@ public final class ComfyInstance implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("{}: a progress listener failed", spec.name(), e);
         }
+        for (InstanceListener listener : listeners) {
+            try {
+                listener.stepHappened(spec.name(), event);
+            } catch (RuntimeException e) {
+                log.warn("{}: a step listener failed", spec.name(), e);
+            }
+        }
     }
 
     private void transition(InstanceState to, String reason) {

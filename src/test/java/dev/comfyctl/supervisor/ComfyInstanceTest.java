@@ -323,6 +323,32 @@ class ComfyInstanceTest {
     }
 
     @Test
+    void listenersAreToldTheStepsOfEveryStartAlsoOfACrashRestart() {
+        Config config = config();
+        instance = Instances.create(config);
+        List<StepEvent> heard = new CopyOnWriteArrayList<>();
+        instance.addListener(new InstanceListener() {
+            @Override
+            public void stateChanged(String name, InstanceState from, InstanceState to, String reason) {
+            }
+
+            @Override
+            public void stepHappened(String name, StepEvent event) {
+                heard.add(event);
+            }
+        });
+        instance.start(event -> { }).join();
+        assertThat(heard).extracting(StepEvent::step).contains(Step.PREFLIGHT, Step.LAUNCH, Step.URLS);
+        long firstPid = instance.snapshot().pid().orElseThrow();
+        heard.clear();
+
+        ProcessHandle.of(firstPid).orElseThrow().destroyForcibly();
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> heard.stream().anyMatch(event -> event.step() == Step.URLS));
+        assertThat(heard.get(0).step()).isEqualTo(Step.PREFLIGHT);
+    }
+
+    @Test
     void crashLoopStopsAfterTheConfiguredRestartsWithAClearFailedState() {
         fake.behave(Map.of("crash_after_seconds", 0.2, "crash_exit_code", 7));
         start(config("COMFYUI_CRASH_MAX_RESTARTS", "2"));
