@@ -84,6 +84,27 @@ public record Config(Map<Setting, Value> values) {
         return (Integer) get(Setting.MANAGER_PORT);
     }
 
+    public Duration idleTimeout() {
+        return Duration.ofSeconds((Integer) get(Setting.IDLE_TIMEOUT_SECONDS));
+    }
+
+    public Duration idleCheckInterval() {
+        return Duration.ofSeconds((Integer) get(Setting.IDLE_CHECK_INTERVAL));
+    }
+
+    public boolean wakeOnRequest() {
+        return (Boolean) get(Setting.WAKE_ON_REQUEST);
+    }
+
+    public Duration startupWait() {
+        return Duration.ofSeconds((Integer) get(Setting.STARTUP_WAIT_SECONDS));
+    }
+
+    /** {@code METHOD /path} patterns, upper-case method or {@code *}, path possibly ending in {@code *}. */
+    public List<String> passiveRequests() {
+        return words(Setting.PASSIVE_REQUESTS);
+    }
+
     public Duration proxyTimeout() {
         return Duration.ofSeconds((Integer) get(Setting.PROXY_TIMEOUT_SECONDS));
     }

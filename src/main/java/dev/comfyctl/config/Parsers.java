@@ -91,6 +91,25 @@ final class Parsers {
         };
     }
 
+    /** Comma-separated {@code METHOD /path} patterns; {@code *} is any method, a trailing {@code *} any path suffix. */
+    static Object requestPatterns(String raw) {
+        List<String> patterns = new ArrayList<>();
+        for (String item : raw.split(",")) {
+            String pattern = item.strip();
+            if (pattern.isEmpty()) {
+                continue;
+            }
+            String[] parts = pattern.split("\\s+");
+            if (parts.length != 2 || !(parts[1].startsWith("/") || parts[1].equals("*"))
+                    || !parts[0].matches("\\*|[A-Za-z]+")) {
+                throw new IllegalArgumentException("has '" + pattern + "', which is not 'METHOD /path' (e.g. 'GET /queue',"
+                        + " '* /internal/*', 'WEBSOCKET /ws')");
+            }
+            patterns.add(parts[0].toUpperCase(Locale.ROOT) + " " + parts[1]);
+        }
+        return List.copyOf(patterns);
+    }
+
     /** Splits like a POSIX shell: whitespace separates words, quotes group, backslash escapes. */
     static Object commandLine(String raw) {
         List<String> words = new ArrayList<>();

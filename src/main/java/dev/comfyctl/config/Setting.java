@@ -30,6 +30,15 @@ public enum Setting {
     MANAGER_HOST(Parsers::host, "127.0.0.1", "address the daemon listens on; anything but loopback exposes it"),
     MANAGER_PORT(Parsers::port, "8188", "port of the daemon: control API, and the proxy to ComfyUI"),
 
+    IDLE_TIMEOUT_SECONDS(Parsers.intRange(0, 31_536_000), "300",
+            "stop ComfyUI after this long without activity (never while a prompt runs or waits); 0 = never"),
+    IDLE_CHECK_INTERVAL(Parsers.intRange(1, 86_400), "30", "seconds between idle checks"),
+    WAKE_ON_REQUEST(Parsers::bool, "true", "a request to a stopped ComfyUI starts it (passive requests excepted)"),
+    STARTUP_WAIT_SECONDS(Parsers.intRange(0, 3_600), "30",
+            "how long a request waits for a waking ComfyUI before it gets 503 and Retry-After"),
+    PASSIVE_REQUESTS(Parsers::requestPatterns, String.join(", ", PassiveDefaults.PATTERNS),
+            "requests that neither wake ComfyUI nor count as activity: 'METHOD /path', * as any method or path suffix,"
+                    + " WEBSOCKET for upgrades (a forgotten tab's reconnects and polling)"),
     PROXY_TIMEOUT_SECONDS(Parsers.intRange(1, 86_400), "300",
             "how long a proxied request may go without a byte moving before it is cut"),
 

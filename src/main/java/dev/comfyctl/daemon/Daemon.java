@@ -4,9 +4,11 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.process.PortOwner;
-import dev.comfyctl.proxy.ProxyPolicy;
+import dev.comfyctl.proxy.PassiveRequests;
+import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
@@ -22,6 +24,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -45,16 +48,19 @@ public final class Daemon implements AutoCloseable {
     private final Vertx vertx;
     private final HttpServer server;
     private final ComfyInstance instance;
+    private final IdleStopper idle;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
-    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance, DaemonInfo info) {
+    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
+                   IdleStopper idle, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
+        this.idle = idle;
         this.info = info;
     }
 
@@ -67,12 +73,14 @@ public final class Daemon implements AutoCloseable {
         DaemonLock lock = lock(config);
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
+        IdleStopper idle = null;
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
                     config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector);
+            idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC());
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -80,17 +88,22 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
-            ControlRoutes control = new ControlRoutes(instance, client, gpuDetector, daemonJson);
+            ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), ProxyPolicy.ALWAYS_OPEN);
+                    config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                    config.wakeOnRequest(), config.startupWait()));
             router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
-            return new Daemon(config, lock, vertx, server, instance, info);
+            idle.start();
+            return new Daemon(config, lock, vertx, server, instance, idle, info);
         } catch (RuntimeException | IOException e) {
+            if (idle != null) {
+                idle.close();
+            }
             if (instance != null) {
                 instance.close();
             }
@@ -157,6 +170,7 @@ public final class Daemon implements AutoCloseable {
         }
         log.info("comfyctl daemon shutting down");
         try {
+            idle.close();
             instance.close();
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);

@@ -26,6 +26,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -55,6 +56,7 @@ public final class ComfyInstance implements AutoCloseable {
     private volatile Instant readyAt;
     private volatile Path sessionLog;
     private volatile String lastError;
+    private volatile List<String> lastFailureLogTail = List.of();
     private volatile int consecutiveCrashes;
     private volatile Instant restartScheduledAt;
     private volatile List<StepEvent> steps = List.of();
@@ -102,11 +104,30 @@ public final class ComfyInstance implements AutoCloseable {
 
     /** Stops ComfyUI and everything it spawned; idempotent. A start under way is cancelled. */
     public CompletableFuture<StopOutcome> stop() {
+        return stop("stop requested");
+    }
+
+    /** Like {@link #stop()}, with the reason logged and evented for the transition. */
+    public CompletableFuture<StopOutcome> stop(String reason) {
         Thread starting = startingThread;
         if (starting != null) {
             starting.interrupt();
         }
-        return submit(() -> stopNow("stop requested"));
+        return submit(() -> stopNow(reason));
+    }
+
+    /**
+     * Stops ComfyUI only if it is still READY and {@code stillWanted} holds when the lifecycle thread gets to
+     * it, so that a stop decided a moment ago never cuts a start or a request that arrived since.
+     */
+    public CompletableFuture<Boolean> stopIf(BooleanSupplier stillWanted, String reason) {
+        return submit(() -> {
+            if (state != InstanceState.READY || !stillWanted.getAsBoolean()) {
+                return false;
+            }
+            stopNow(reason);
+            return true;
+        });
     }
 
     /** Stops ComfyUI when it runs, then starts it. */
@@ -124,7 +145,7 @@ public final class ComfyInstance implements AutoCloseable {
         return new InstanceSnapshot(spec.name(), state,
                 current == null ? OptionalLong.empty() : OptionalLong.of(current.pid()),
                 spec.port(), Optional.ofNullable(startedAt), Optional.ofNullable(readyAt),
-                Optional.ofNullable(sessionLog), Optional.ofNullable(lastError), consecutiveCrashes,
+                Optional.ofNullable(sessionLog), Optional.ofNullable(lastError), lastFailureLogTail, consecutiveCrashes,
                 Optional.ofNullable(restartScheduledAt), steps);
     }
 
@@ -142,6 +163,7 @@ public final class ComfyInstance implements AutoCloseable {
             launched = new Startup(config, spec, gpuDetector, event -> record(event, progress)).run();
         } catch (StartFailedException e) {
             lastError = e.getMessage();
+            lastFailureLogTail = e.logTail();
             transition(InstanceState.FAILED, "start failed at step " + e.step().number() + " (" + e.step().title() + "): " + e.getMessage());
             throw e;
         } finally {
@@ -153,6 +175,7 @@ public final class ComfyInstance implements AutoCloseable {
         sessionLog = launched.sessionLog();
         readyAt = Instant.now();
         lastError = null;
+        lastFailureLogTail = List.of();
         writePidFile(launched.process().pid());
         launched.process().onExit().thenAccept(code -> lifecycle.execute(() -> exited(ourGeneration, code)));
         transition(InstanceState.READY, "ready in " + launched.timeToReady().toMillis() + " ms");

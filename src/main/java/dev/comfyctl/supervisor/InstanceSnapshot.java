@@ -6,7 +6,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** A consistent read of one instance, for status output and the control API. */
+/**
+ * A consistent read of one instance, for status output and the control API.
+ *
+ * @param lastFailureLogTail ComfyUI's last log lines when the last start failed after launching it
+ */
 public record InstanceSnapshot(
         String name,
         InstanceState state,
@@ -16,6 +20,7 @@ public record InstanceSnapshot(
         Optional<Instant> readyAt,
         Optional<Path> sessionLog,
         Optional<String> lastError,
+        List<String> lastFailureLogTail,
         int consecutiveCrashes,
         Optional<Instant> restartScheduledAt,
         List<StepEvent> steps) {

@@ -6,6 +6,7 @@ import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSnapshot;
 import dev.comfyctl.supervisor.StartFailedException;
 import dev.comfyctl.supervisor.StartOutcome;
@@ -36,12 +37,14 @@ public final class ControlRoutes {
     static final String NDJSON = "application/x-ndjson";
 
     private final ComfyInstance instance;
+    private final IdleStopper idle;
     private final ComfyClient client;
     private final GpuDetector gpuDetector;
     private final JsonObject daemon;
 
-    public ControlRoutes(ComfyInstance instance, ComfyClient client, GpuDetector gpuDetector, JsonObject daemon) {
+    public ControlRoutes(ComfyInstance instance, IdleStopper idle, ComfyClient client, GpuDetector gpuDetector, JsonObject daemon) {
         this.instance = instance;
+        this.idle = idle;
         this.client = client;
         this.gpuDetector = gpuDetector;
         this.daemon = daemon;
@@ -63,6 +66,10 @@ public final class ControlRoutes {
     JsonObject statusJson() {
         InstanceSnapshot snapshot = instance.snapshot();
         JsonObject json = snapshotJson(snapshot);
+        JsonObject idleJson = new JsonObject().put("timeoutSeconds", idle.timeout().toSeconds())
+                .put("lastActivity", idle.lastActivity().toString()).put("idleStops", idle.idleStops());
+        idle.remaining().ifPresent(left -> idleJson.put("stopsInSeconds", left.toSeconds()));
+        json.put("idle", idleJson);
         if (snapshot.state().hasProcess()) {
             Health health = client.health();
             json.put("health", new JsonObject().put("ok", health.ok()).put("latencyMs", health.latency().toMillis())
@@ -102,6 +109,9 @@ public final class ControlRoutes {
                 .put("uptimeSeconds", Duration.between(at, Instant.now()).toSeconds()));
         snapshot.sessionLog().ifPresent(log -> json.put("sessionLog", log.toString()));
         snapshot.lastError().ifPresent(error -> json.put("lastError", error));
+        if (!snapshot.lastFailureLogTail().isEmpty()) {
+            json.put("lastFailureLogTail", new JsonArray(snapshot.lastFailureLogTail()));
+        }
         snapshot.restartScheduledAt().ifPresent(at -> json.put("restartScheduledAt", at.toString()));
         JsonArray steps = new JsonArray();
         snapshot.steps().forEach(step -> steps.add(stepJson(step)));

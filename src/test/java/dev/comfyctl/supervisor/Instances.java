@@ -2,15 +2,13 @@ package dev.comfyctl.supervisor;
 
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
-import dev.comfyctl.config.ConfigLoader;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.testing.FakeComfyUi;
-import dev.comfyctl.testing.Ports;
+import dev.comfyctl.testing.TestConfigs;
 
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.OptionalInt;
 
@@ -20,19 +18,7 @@ final class Instances {
     }
 
     static Config config(FakeComfyUi fake, Path home, String... settings) {
-        Map<String, String> env = new HashMap<>();
-        env.put("COMFYCTL_HOME", home.toString());
-        env.put("COMFYUI_DIR", fake.dir().toString());
-        env.put("COMFYUI_PORT", Integer.toString(Ports.free()));
-        env.put("MANAGER_PORT", Integer.toString(Ports.free()));
-        env.put("GPU_MODE", "mock");
-        env.put("COMFYUI_START_TIMEOUT_SECONDS", "30");
-        env.put("COMFYUI_STOP_GRACE_SECONDS", "2");
-        env.put("COMFYUI_CRASH_BACKOFF_SECONDS", "0");
-        for (int i = 0; i < settings.length; i += 2) {
-            env.put(settings[i], settings[i + 1]);
-        }
-        return ConfigLoader.load(env, Map.of()).config();
+        return TestConfigs.forFake(fake, home, settings);
     }
 
     static ComfyInstance create(Config config) {

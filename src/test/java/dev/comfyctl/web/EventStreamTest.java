@@ -7,6 +7,7 @@ import dev.comfyctl.process.SessionLogs;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.Http;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -55,7 +56,7 @@ class EventStreamTest {
     @BeforeEach
     void serve() throws Exception {
         fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        Config config = TestDaemons.config(fake, temp.resolve("state"));
+        Config config = TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_RESTART_ON_CRASH", "false");
         instance = new ComfyInstance(config, new InstanceSpec("comfyui", config.comfyPort(), OptionalInt.empty(), config.logsDir(),
                 config.home().resolve("comfyui.pid"), Map.of(), ComfyClient.create(URI.create("http://127.0.0.1:" + config.comfyPort()),
                 Duration.ofSeconds(1))), GpuDetector.mock(1, 24564, "NVIDIA GeForce RTX 4090"));

@@ -3,6 +3,7 @@ package dev.comfyctl.web;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.Http;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -72,7 +73,7 @@ class ManagerPageBrowserTest {
     @BeforeEach
     void startDaemon() {
         fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        config = TestDaemons.config(fake, temp.resolve("state"));
+        config = TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_RESTART_ON_CRASH", "false");
         daemon = Daemon.start(config, false);
         browser.manage().window().setSize(DESKTOP);
     }
@@ -87,7 +88,7 @@ class ManagerPageBrowserTest {
         open();
         await().atMost(PATIENCE).until(() -> text("state").equals("STOPPED") && enabled("start"));
         assertThat(enabled("stop")).isFalse();
-        assertThat(text("idle")).isEqualTo("idle stop off");
+        assertThat(text("idle")).isEqualTo("after 5 min 00 s idle");
         assertThat(text("gpus")).contains("NVIDIA GeForce RTX 4090", "/ 24.0 GiB VRAM");
         // A reload would drop this marker: the page must update in place.
         browser.executeScript("window.notReloaded = true");
@@ -100,6 +101,7 @@ class ManagerPageBrowserTest {
         assertThat(browser.executeScript("return window.notReloaded === true")).isEqualTo(true);
         assertThat(text("events")).contains("STOPPED → STARTING", "STARTING → READY");
         assertThat(text("queue")).isEqualTo("0 running, 0 pending");
+        await().atMost(PATIENCE).until(() -> text("idle").startsWith("stops in "));
         assertThat(text("conn")).isEqualTo("live");
         screenshot("manager-desktop.png");
         browser.manage().window().setSize(PHONE);

@@ -2,6 +2,7 @@ package dev.comfyctl.web;
 
 import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.Http;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -34,7 +35,7 @@ class ManagerPageTest {
     @BeforeEach
     void startDaemon() {
         FakeComfyUi fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        daemon = Daemon.start(TestDaemons.config(fake, temp.resolve("state")), false);
+        daemon = Daemon.start(TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_RESTART_ON_CRASH", "false"), false);
         base = URI.create(daemon.info().baseUrl());
     }
 

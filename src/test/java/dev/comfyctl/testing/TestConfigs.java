@@ -1,20 +1,19 @@
-package dev.comfyctl.web;
+package dev.comfyctl.testing;
 
 import dev.comfyctl.config.Config;
 import dev.comfyctl.config.ConfigLoader;
-import dev.comfyctl.testing.FakeComfyUi;
-import dev.comfyctl.testing.Ports;
 
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Configuration for an in-process daemon supervising a fake ComfyUI, with a state directory of its own. */
-final class TestDaemons {
-    private TestDaemons() {
+/** Configuration pointing at a fake ComfyUI, with free ports, mock GPUs and a state directory of its own. */
+public final class TestConfigs {
+    private TestConfigs() {
     }
 
-    static Config config(FakeComfyUi fake, Path home) {
+    /** @param settings more KEY, VALUE pairs, overriding the test defaults */
+    public static Config forFake(FakeComfyUi fake, Path home, String... settings) {
         Map<String, String> env = new HashMap<>();
         env.put("COMFYCTL_HOME", home.toString());
         env.put("COMFYUI_DIR", fake.dir().toString());
@@ -25,7 +24,10 @@ final class TestDaemons {
         env.put("GPU_MOCK_VRAM_MB", "24564");
         env.put("COMFYUI_START_TIMEOUT_SECONDS", "30");
         env.put("COMFYUI_STOP_GRACE_SECONDS", "2");
-        env.put("COMFYUI_RESTART_ON_CRASH", "false");
+        env.put("COMFYUI_CRASH_BACKOFF_SECONDS", "0");
+        for (int i = 0; i < settings.length; i += 2) {
+            env.put(settings[i], settings[i + 1]);
+        }
         return ConfigLoader.load(env, Map.of()).config();
     }
 }

@@ -1,0 +1,221 @@
+package dev.comfyctl.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.daemon.Daemon;
+import dev.comfyctl.supervisor.InstanceState;
+import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.Http;
+import dev.comfyctl.testing.TestConfigs;
+import dev.comfyctl.testing.WsRecorder;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
+/** The daemon's proxy waking ComfyUI on a request and putting it to sleep when idle (seed 002). */
+@Timeout(120)
+class WakeOnRequestTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String PROMPT = """
+            {"client_id": "wake-test", "prompt": {
+              "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+              "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "woken"}}}}""";
+
+    @TempDir
+    Path temp;
+
+    private FakeComfyUi fake;
+    private Daemon daemon;
+    private URI base;
+
+    @BeforeEach
+    void installFake() {
+        fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
+    }
+
+    @AfterEach
+    void stopDaemon() {
+        if (daemon != null) {
+            daemon.close();
+        }
+    }
+
+    private void startDaemon(String... settings) {
+        Config config = TestConfigs.forFake(fake, temp.resolve("state"), settings);
+        daemon = Daemon.start(config, false);
+        base = URI.create("http://127.0.0.1:" + config.managerPort());
+    }
+
+    private InstanceState state() {
+        return daemon.instance().state();
+    }
+
+    @Test
+    void bus008To010TheWebUiAndTheApiAnswerOnTheManagerPort() throws Exception {
+        startDaemon();
+        daemon.instance().start(event -> { }).join();
+
+        HttpResponse<String> page = Http.get(base.resolve("/"));
+        HttpResponse<String> prompt = Http.postJson(base.resolve("/prompt"), PROMPT);
+
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.body()).contains("ws-state");
+        assertThat(prompt.statusCode()).as(prompt.body()).isEqualTo(200);
+        assertThat(JSON.readTree(prompt.body()).path("prompt_id").asText()).isNotEmpty();
+    }
+
+    @Test
+    void concurrentRequestsDuringAWakeStartOneProcess() {
+        fake.behave(Map.of("startup_delay_seconds", 1));
+        startDaemon();
+
+        List<CompletableFuture<HttpResponse<String>>> requests = IntStream.range(0, 12)
+                .mapToObj(i -> Http.CLIENT.sendAsync(HttpRequest.newBuilder(base.resolve("/object_info")).build(),
+                        HttpResponse.BodyHandlers.ofString()))
+                .toList();
+
+        assertThat(requests).allSatisfy(r -> assertThat(r.join().statusCode()).isEqualTo(200));
+        assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
+    void aForgottenTabsWebSocketReconnectsAndPollingDoNotWakeComfyUi() {
+        startDaemon();
+
+        Throwable reconnect = catchThrowable(() -> WsRecorder.connect(Http.CLIENT, Http.ws(base.resolve("/ws?clientId=tab"))));
+        HttpResponse<String> poll = Http.get(base.resolve("/queue"));
+
+        assertThat(handshakeStatus(reconnect)).isEqualTo(503);
+        assertThat(poll.statusCode()).isEqualTo(503);
+        assertThat(poll.headers().firstValue("Retry-After")).isPresent();
+        assertThat(fake.starts()).isEmpty();
+        assertThat(state()).isEqualTo(InstanceState.STOPPED);
+    }
+
+    @Test
+    void idleComfyUiIsStoppedAfterTheTimeoutAndWokenAgainByTheNextRequest() {
+        startDaemon("IDLE_TIMEOUT_SECONDS", "2", "IDLE_CHECK_INTERVAL", "1");
+        assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(200);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> state() == InstanceState.STOPPED);
+
+        assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(200);
+        assertThat(fake.starts()).hasSize(2);
+    }
+
+    @Test
+    void comfyUiIsNotStoppedWhileAPromptRuns() {
+        fake.behave(Map.of("prompt_seconds", 5));
+        startDaemon("IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1");
+        assertThat(Http.postJson(base.resolve("/prompt"), PROMPT).statusCode()).isEqualTo(200);
+
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(4)).until(() -> state() == InstanceState.READY);
+        await().atMost(Duration.ofSeconds(20)).until(() -> state() == InstanceState.STOPPED);
+    }
+
+    @Test
+    void messagesAClientSendsOverItsWebSocketKeepComfyUiAwake() throws Exception {
+        startDaemon("IDLE_TIMEOUT_SECONDS", "2", "IDLE_CHECK_INTERVAL", "1");
+        daemon.instance().start(event -> { }).join();
+        try (WsRecorder ws = WsRecorder.connect(Http.CLIENT, Http.ws(base.resolve("/ws?clientId=active")))) {
+            for (int i = 0; i < 8; i++) {
+                ws.socket().sendText("{\"type\":\"ping\"}", true).get(5, TimeUnit.SECONDS);
+                Thread.sleep(500);
+                assertThat(state()).isEqualTo(InstanceState.READY);
+            }
+        }
+        await().atMost(Duration.ofSeconds(15)).until(() -> state() == InstanceState.STOPPED);
+    }
+
+    @Test
+    void anApiClientWaitingPastTheStartupWaitGets503WithRetryAfterAndTheStartStep() throws Exception {
+        fake.behave(Map.of("startup_delay_seconds", 5));
+        startDaemon("STARTUP_WAIT_SECONDS", "1");
+
+        HttpResponse<String> response = Http.get(base.resolve("/object_info"));
+
+        assertThat(response.statusCode()).isEqualTo(503);
+        assertThat(response.headers().firstValue("Retry-After")).contains("5");
+        JsonNode body = JSON.readTree(response.body());
+        assertThat(body.path("state").asText()).isEqualTo("STARTING");
+        assertThat(body.path("stepTitle").asText()).isNotEmpty();
+        await().atMost(Duration.ofSeconds(20)).until(() -> state() == InstanceState.READY);
+    }
+
+    @Test
+    void aBrowserWaitingPastTheStartupWaitGetsAStartingPageThatReloadsItself() {
+        fake.behave(Map.of("startup_delay_seconds", 5));
+        startDaemon("STARTUP_WAIT_SECONDS", "1");
+
+        HttpResponse<String> response = Http.send(HttpRequest.newBuilder(base.resolve("/")).header("Accept", "text/html"));
+
+        assertThat(response.statusCode()).isEqualTo(503);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).startsWith("text/html"));
+        assertThat(response.body()).contains("Starting ComfyUI", "/comfyctl/events", "location.reload()");
+    }
+
+    @Test
+    void aStartThatFailsAnswers503WithTheReasonAndTheLogTail() throws Exception {
+        fake.behave(Map.of("exit_at_startup", 3));
+        startDaemon();
+
+        HttpResponse<String> response = Http.get(base.resolve("/object_info"));
+
+        assertThat(response.statusCode()).isEqualTo(503);
+        JsonNode body = JSON.readTree(response.body());
+        assertThat(body.path("error").asText()).contains("exited with code 3");
+        assertThat(body.path("logTail").isArray()).isTrue();
+    }
+
+    @Test
+    void theRootGoesToTheManagerPageWhenComfyUiSleepsAndMayNotBeWoken() {
+        startDaemon("WAKE_ON_REQUEST", "false");
+
+        HttpResponse<String> root = Http.send(HttpRequest.newBuilder(base.resolve("/")).header("Accept", "text/html"));
+        HttpResponse<String> api = Http.get(base.resolve("/object_info"));
+
+        assertThat(root.statusCode()).isEqualTo(302);
+        assertThat(root.headers().firstValue("Location")).contains("/manager");
+        assertThat(api.statusCode()).isEqualTo(503);
+        assertThat(api.body()).contains("WAKE_ON_REQUEST=false");
+        assertThat(fake.starts()).isEmpty();
+    }
+
+    @Test
+    void comfyUiManagerRoutesGoToComfyUiNotToComfyctl() {
+        startDaemon();
+        daemon.instance().start(event -> { }).join();
+
+        assertThat(Http.get(base.resolve("/manager/queue/status")).statusCode()).isEqualTo(200);
+        assertThat(Http.get(base.resolve("/api/manager/queue/status")).statusCode()).isEqualTo(200);
+        assertThat(Http.get(base.resolve("/manager/version")).body()).doesNotContain("<html");
+    }
+
+    private static int handshakeStatus(Throwable thrown) {
+        for (Throwable cause = thrown; cause != null; cause = cause.getCause()) {
+            if (cause instanceof WebSocketHandshakeException handshake) {
+                return handshake.getResponse().statusCode();
+            }
+        }
+        throw new AssertionError("not a refused WebSocket handshake", thrown);
+    }
+}
