@@ -31,7 +31,8 @@ final class ConfigCommand implements Callable<Integer> {
         out.println("# config file: " + config.configFile());
         for (Setting setting : Setting.values()) {
             Config.Value value = config.value(setting);
-            out.printf("%-34s %-28s %s%n", setting.key(), value.raw().isEmpty() ? "\"\"" : value.raw(), value.origin());
+            String shown = value.raw().isEmpty() ? "\"\"" : setting.secret() ? "(set, hidden)" : value.raw();
+            out.printf("%-34s %-28s %s%n", setting.key(), shown, value.origin());
             if (describe) {
                 out.printf("    %s%n", setting.description());
             }

@@ -27,7 +27,7 @@ final class LifecycleRequest {
             out.flush();
             return DaemonLauncher.launch(config, options.flags());
         });
-        JsonNode result = new DaemonClient(daemon).lifecycle(action, printer::step);
+        JsonNode result = new DaemonClient(daemon, config.managerToken()).lifecycle(action, printer::step);
         if (!result.path("ok").asBoolean()) {
             if (running.isEmpty()) {
                 DaemonStopper.stop(daemon, config.stopGrace());

@@ -41,7 +41,7 @@ final class StatusCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Optional<DaemonInfo> daemon = DaemonInfo.read(config.home());
         if (daemon.isPresent()) {
-            JsonNode status = new DaemonClient(daemon.get()).status();
+            JsonNode status = new DaemonClient(daemon.get(), config.managerToken()).status();
             out.println(json ? JSON.writerWithDefaultPrettyPrinter().writeValueAsString(status) : StatusText.render(status));
             return ExitCode.OK;
         }

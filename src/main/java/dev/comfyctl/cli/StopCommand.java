@@ -33,7 +33,7 @@ final class StopCommand implements Callable<Integer> {
         new StepPrinter(out).banner("stop ComfyUI · " + config.comfyDir());
         Optional<DaemonInfo> daemon = DaemonInfo.read(config.home());
         if (daemon.isPresent()) {
-            JsonNode result = new DaemonClient(daemon.get()).lifecycle("stop", step -> { });
+            JsonNode result = new DaemonClient(daemon.get(), config.managerToken()).lifecycle("stop", step -> { });
             if (!result.path("ok").asBoolean()) {
                 throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
             }

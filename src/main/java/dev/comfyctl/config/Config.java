@@ -2,6 +2,7 @@ package dev.comfyctl.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
@@ -24,6 +25,25 @@ public record Config(Map<Setting, Value> values) {
             throw new IllegalArgumentException("every setting needs a value, got " + values.keySet());
         }
         values = Collections.unmodifiableMap(new EnumMap<>(values));
+    }
+
+    /**
+     * Problems that only show between settings, such as a daemon reachable from the network without a token.
+     * Empty when the combination is sound.
+     */
+    public List<String> inconsistencies() {
+        List<String> problems = new ArrayList<>();
+        if (!managerIsLoopback() && managerToken().isEmpty()) {
+            problems.add("MANAGER_HOST=" + managerHost() + " exposes the control API beyond this machine: set MANAGER_TOKEN"
+                    + " to a long random secret (e.g. openssl rand -hex 32), or bind MANAGER_HOST=127.0.0.1");
+        }
+        if (proxyAuth().equals("token") && managerToken().isEmpty()) {
+            problems.add("PROXY_AUTH=token needs MANAGER_TOKEN");
+        }
+        if (proxyAuth().equals("basic") && (proxyBasicUser().isEmpty() || proxyBasicPassword().isEmpty())) {
+            problems.add("PROXY_AUTH=basic needs PROXY_BASIC_USER and PROXY_BASIC_PASSWORD");
+        }
+        return problems;
     }
 
     public Value value(Setting setting) {
@@ -103,6 +123,29 @@ public record Config(Map<Setting, Value> values) {
     /** {@code METHOD /path} patterns, upper-case method or {@code *}, path possibly ending in {@code *}. */
     public List<String> passiveRequests() {
         return words(Setting.PASSIVE_REQUESTS);
+    }
+
+    public Optional<String> managerToken() {
+        String token = (String) get(Setting.MANAGER_TOKEN);
+        return token.isEmpty() ? Optional.empty() : Optional.of(token);
+    }
+
+    /** "none", "token" or "basic". */
+    public String proxyAuth() {
+        return (String) get(Setting.PROXY_AUTH);
+    }
+
+    public String proxyBasicUser() {
+        return (String) get(Setting.PROXY_BASIC_USER);
+    }
+
+    public String proxyBasicPassword() {
+        return (String) get(Setting.PROXY_BASIC_PASSWORD);
+    }
+
+    public boolean managerIsLoopback() {
+        String host = managerHost();
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
     }
 
     public Duration proxyTimeout() {

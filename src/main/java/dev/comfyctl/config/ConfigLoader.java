@@ -70,7 +70,11 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new Loaded(new Config(values), List.copyOf(warnings));
+        Config config = new Config(values);
+        if (!config.inconsistencies().isEmpty()) {
+            throw new ConfigException(config.inconsistencies());
+        }
+        return new Loaded(config, List.copyOf(warnings));
     }
 
     private static void overlayEnvironmentAndFlags(Map<Setting, Raw> raws, Map<String, String> environment,

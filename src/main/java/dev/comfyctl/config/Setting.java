@@ -39,6 +39,13 @@ public enum Setting {
     PASSIVE_REQUESTS(Parsers::requestPatterns, String.join(", ", PassiveDefaults.PATTERNS),
             "requests that neither wake ComfyUI nor count as activity: 'METHOD /path', * as any method or path suffix,"
                     + " WEBSOCKET for upgrades (a forgotten tab's reconnects and polling)"),
+    MANAGER_TOKEN(Parsers::text, "",
+            "token the control API, /manager and /metrics require (Authorization: Bearer, ?token= or the cookie it sets);"
+                    + " required when MANAGER_HOST is not loopback"),
+    PROXY_AUTH(Parsers.choice("none", "token", "basic"), "none",
+            "authentication in front of ComfyUI itself: none, token (MANAGER_TOKEN) or basic (PROXY_BASIC_USER/PASSWORD)"),
+    PROXY_BASIC_USER(Parsers::text, "", "user name for PROXY_AUTH=basic"),
+    PROXY_BASIC_PASSWORD(Parsers::text, "", "password for PROXY_AUTH=basic"),
     PROXY_TIMEOUT_SECONDS(Parsers.intRange(1, 86_400), "300",
             "how long a proxied request may go without a byte moving before it is cut"),
 
@@ -88,6 +95,11 @@ public enum Setting {
 
     public String description() {
         return description;
+    }
+
+    /** Never printed or logged. */
+    public boolean secret() {
+        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD;
     }
 
     /** Whether the config file may set it: the file's own location and the state directory come before it. */

@@ -10,6 +10,7 @@ import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
 import io.vertx.core.Vertx;
@@ -27,7 +28,9 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -88,6 +91,9 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
+            router.route().handler(new AccessGuard(config.managerToken(),
+                    AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
+                    Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);

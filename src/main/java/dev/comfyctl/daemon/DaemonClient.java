@@ -11,6 +11,7 @@ import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -22,9 +23,12 @@ public final class DaemonClient {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
     private final DaemonInfo info;
+    private final Optional<String> token;
 
-    public DaemonClient(DaemonInfo info) {
+    /** @param token the daemon's MANAGER_TOKEN, when it has one */
+    public DaemonClient(DaemonInfo info, Optional<String> token) {
         this.info = info;
+        this.token = token;
     }
 
     /** {@code GET /manager/status}. */
@@ -74,6 +78,7 @@ public final class DaemonClient {
             connection.setRequestMethod(method);
             connection.setConnectTimeout((int) CONNECT_TIMEOUT.toMillis());
             connection.setReadTimeout((int) readTimeout.toMillis());
+            token.ifPresent(t -> connection.setRequestProperty("Authorization", "Bearer " + t));
             if (method.equals("POST")) {
                 connection.setDoOutput(true);
                 connection.setFixedLengthStreamingMode(0);
@@ -84,8 +89,12 @@ public final class DaemonClient {
         }
     }
 
-    private static InputStream responseBody(HttpURLConnection connection) throws IOException {
+    private InputStream responseBody(HttpURLConnection connection) throws IOException {
         int status = connection.getResponseCode();
+        if (status == 401) {
+            throw new DaemonException("the comfyctl daemon at " + info.baseUrl() + " refused the token: set MANAGER_TOKEN"
+                    + " to the daemon's token, in the environment or config.env");
+        }
         InputStream body = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
         return body == null ? InputStream.nullInputStream() : body;
     }

@@ -1,6 +1,7 @@
 package dev.comfyctl.daemon;
 
 import dev.comfyctl.config.Config;
+import dev.comfyctl.config.Setting;
 import dev.comfyctl.process.SessionLogs;
 
 import java.io.File;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -48,13 +50,23 @@ public final class DaemonLauncher {
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(JVM_OPTIONS);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.comfyctl.cli.Main", "serve", "--background"));
-        flags.forEach((key, value) -> command.addAll(List.of("--set", key + "=" + value)));
+        Map<String, String> secrets = new LinkedHashMap<>();
+        flags.forEach((key, value) -> {
+            if (Setting.byKey(key).map(Setting::secret).orElse(false)) {
+                secrets.put(key, value);
+            } else {
+                command.addAll(List.of("--set", key + "=" + value));
+            }
+        });
         command.addAll(List.of("--set", "COMFYUI_AUTOSTART=false"));
         Path log = logFile(config.home());
         Process process;
         try {
             Files.createDirectories(config.home());
-            process = new ProcessBuilder(command)
+            ProcessBuilder builder = new ProcessBuilder(command);
+            // In the environment, not on the command line, where every user of the machine could read them.
+            builder.environment().putAll(secrets);
+            process = builder
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

@@ -54,6 +54,13 @@ class CommandLineTest {
     }
 
     @Test
+    void configNeverPrintsASecret() {
+        Run config = run(Map.of("COMFYCTL_HOME", home.toString(), "MANAGER_TOKEN", "very-secret-token"), "config");
+
+        assertThat(config.out()).doesNotContain("very-secret-token").containsPattern("MANAGER_TOKEN\\s+\\(set, hidden\\)");
+    }
+
+    @Test
     void anUnknownOptionIsExitTwoWithUsageHint() {
         Run result = run("start", "--frobnicate");
 

@@ -188,6 +188,20 @@ class LifecycleCommandsTest {
     }
 
     @Test
+    void theCliSendsTheTokenAndAWrongOneIsAClearError() {
+        comfyctl.with("MANAGER_TOKEN", "right-token");
+        assertThat(comfyctl.run("start").exitCode()).isZero();
+
+        Comfyctl.Result right = comfyctl.run("status");
+        Comfyctl.Result wrong = comfyctl.with("MANAGER_TOKEN", "wrong-token").run("status");
+
+        assertThat(right.exitCode()).isZero();
+        assertThat(wrong.exitCode()).isEqualTo(1);
+        assertThat(wrong.err()).contains("refused the token", "MANAGER_TOKEN");
+        comfyctl.with("MANAGER_TOKEN", "right-token");
+    }
+
+    @Test
     void aSecondDaemonForTheSameStateDirectoryIsRefused() throws Exception {
         comfyctl.run("start");
 

@@ -143,6 +143,29 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aDaemonReachableFromTheNetworkWithoutATokenIsRefusedNamingTheFix() {
+        assertThatThrownBy(() -> ConfigLoader.load(env("MANAGER_HOST", "0.0.0.0"), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("MANAGER_HOST=0.0.0.0").hasMessageContaining("set MANAGER_TOKEN");
+        assertThat(ConfigLoader.load(env("MANAGER_HOST", "0.0.0.0", "MANAGER_TOKEN", "t0ken"), Map.of()).config().managerToken())
+                .contains("t0ken");
+    }
+
+    @Test
+    void basicAuthenticationWithoutCredentialsIsRefused() {
+        assertThatThrownBy(() -> ConfigLoader.load(env("PROXY_AUTH", "basic"), Map.of()))
+                .hasMessageContaining("PROXY_BASIC_USER and PROXY_BASIC_PASSWORD");
+    }
+
+    @Test
+    void passiveRequestPatternsAreValidated() {
+        assertThat(ConfigLoader.load(env("PASSIVE_REQUESTS", "get /queue, * /internal/*, WEBSOCKET /ws"), Map.of())
+                .config().passiveRequests()).containsExactly("GET /queue", "* /internal/*", "WEBSOCKET /ws");
+        assertThatThrownBy(() -> ConfigLoader.load(env("PASSIVE_REQUESTS", "/queue"), Map.of()))
+                .hasMessageContaining("PASSIVE_REQUESTS").hasMessageContaining("not 'METHOD /path'");
+    }
+
+    @Test
     void everySettingHasADescription() {
         assertThat(List.of(Setting.values())).allSatisfy(s -> assertThat(s.description()).isNotBlank());
     }
