@@ -16,6 +16,7 @@ final class Comfyctl {
     }
 
     private final Map<String, String> environment = new HashMap<>();
+    private final List<String> jvmOptions = new ArrayList<>();
     private final Path workDir;
 
     Comfyctl(Path workDir, Map<String, String> environment) {
@@ -25,6 +26,12 @@ final class Comfyctl {
 
     Comfyctl with(String key, String value) {
         environment.put(key, value);
+        return this;
+    }
+
+    /** JVM options for the comfyctl processes started from now on, such as a small -Xmx. */
+    Comfyctl withJvmOptions(String... options) {
+        jvmOptions.addAll(List.of(options));
         return this;
     }
 
@@ -47,8 +54,10 @@ final class Comfyctl {
 
     /** Starts comfyctl and returns at once; its output goes to out.txt and err.txt in the work directory. */
     Process spawn(String... args) {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
                 .redirectOutput(workDir.resolve("out.txt").toFile())

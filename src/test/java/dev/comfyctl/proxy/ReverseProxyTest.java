@@ -7,6 +7,7 @@ import dev.comfyctl.testing.FakeProcess;
 import dev.comfyctl.testing.Http;
 import dev.comfyctl.testing.Ports;
 import dev.comfyctl.testing.WsRecorder;
+import dev.comfyctl.testing.Zeros;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -210,35 +211,6 @@ class ReverseProxyTest {
         } finally {
             other.close();
             gated.close();
-        }
-    }
-
-    /** An endless-looking stream of zeros of a given length, generated, never held in memory. */
-    private static final class Zeros extends java.io.InputStream {
-        private long left;
-
-        Zeros(long size) {
-            this.left = size;
-        }
-
-        @Override
-        public int read() {
-            if (left == 0) {
-                return -1;
-            }
-            left--;
-            return 0;
-        }
-
-        @Override
-        public int read(byte[] buffer, int offset, int length) {
-            if (left == 0) {
-                return -1;
-            }
-            int n = (int) Math.min(length, left);
-            java.util.Arrays.fill(buffer, offset, offset + n, (byte) 0);
-            left -= n;
-            return n;
         }
     }
 }

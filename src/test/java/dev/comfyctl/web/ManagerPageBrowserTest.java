@@ -109,6 +109,19 @@ class ManagerPageBrowserTest {
     }
 
     @Test
+    void openComfyUiLoadsItsOwnPageThroughTheProxyWithItsWebSocketConnected() {
+        open();
+        await().atMost(PATIENCE).until(() -> enabled("start"));
+        browser.findElement(By.id("start")).click();
+        await().atMost(PATIENCE).until(() -> text("state").equals("READY"));
+
+        browser.findElement(By.cssSelector("a.open")).click();
+
+        await().atMost(PATIENCE).until(() -> browser.getCurrentUrl().equals(daemon.info().baseUrl() + "/")
+                && text("ws-state").equals("connected") && text("ws-last").equals("status"));
+    }
+
+    @Test
     void aFailedStartShowsItsErrorAndTheLogTail() throws Exception {
         fake.behave(Map.of("exit_at_startup", 3));
         browser.manage().window().setSize(PHONE);
