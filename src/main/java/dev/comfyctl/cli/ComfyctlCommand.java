@@ -19,6 +19,7 @@ import java.util.Map;
                 RestartCommand.class,
                 StatusCommand.class,
                 LogsCommand.class,
+                EventsCommand.class,
                 ConfigCommand.class,
                 ServiceCommand.class,
                 CompletionCommand.class,

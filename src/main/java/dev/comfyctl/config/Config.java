@@ -1,5 +1,8 @@
 package dev.comfyctl.config;
 
+import dev.comfyctl.events.EventType;
+
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 
 /**
  * The whole configuration, resolved once (defaults &lt; config file &lt; environment &lt; flags) and never changed.
@@ -217,6 +221,21 @@ public record Config(Map<Setting, Value> values) {
 
     public long logKeepBytes() {
         return (Integer) get(Setting.LOG_KEEP_MB) * 1024L * 1024L;
+    }
+
+    public long eventLogMaxBytes() {
+        return (Integer) get(Setting.EVENT_LOG_MAX_MB) * 1024L * 1024L;
+    }
+
+    @SuppressWarnings("unchecked")
+    public List<URI> webhookUrls() {
+        return (List<URI>) get(Setting.WEBHOOK_URLS);
+    }
+
+    /** The event types the webhooks get; every type when WEBHOOK_EVENTS is empty. */
+    @SuppressWarnings("unchecked")
+    public Set<EventType> webhookEvents() {
+        return (Set<EventType>) get(Setting.WEBHOOK_EVENTS);
     }
 
     public Path logsDir() {

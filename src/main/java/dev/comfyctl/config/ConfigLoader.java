@@ -96,7 +96,8 @@ public final class ConfigLoader {
         try {
             return setting.parse(raw.text());
         } catch (IllegalArgumentException e) {
-            problems.add(setting.key() + "='" + raw.text() + "' (from " + raw.origin() + ") " + e.getMessage());
+            String shown = setting.secret() ? "(hidden)" : "'" + raw.text() + "'";
+            problems.add(setting.key() + "=" + shown + " (from " + raw.origin() + ") " + e.getMessage());
             return null;
         }
     }

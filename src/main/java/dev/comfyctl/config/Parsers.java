@@ -1,11 +1,17 @@
 package dev.comfyctl.config;
 
+import dev.comfyctl.events.EventType;
+
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.function.Function;
 
 /** Turns raw strings into typed values; each failure says what the value must be. */
@@ -108,6 +114,41 @@ final class Parsers {
             patterns.add(parts[0].toUpperCase(Locale.ROOT) + " " + parts[1]);
         }
         return List.copyOf(patterns);
+    }
+
+    /** Comma-separated absolute http(s) URLs; a bad one is named by position only, as URLs may carry tokens. */
+    static Object webhookUrls(String raw) {
+        List<URI> urls = new ArrayList<>();
+        for (String item : raw.split(",")) {
+            if (item.isBlank()) {
+                continue;
+            }
+            URI url;
+            try {
+                url = new URI(item.strip());
+            } catch (URISyntaxException e) {
+                throw new IllegalArgumentException("has a URL (number " + (urls.size() + 1) + ") that is not a valid URL");
+            }
+            if (url.getScheme() == null || !url.getScheme().matches("(?i)https?") || url.getHost() == null) {
+                throw new IllegalArgumentException("has a URL (number " + (urls.size() + 1)
+                        + ") that is not http:// or https:// with a host name");
+            }
+            urls.add(url);
+        }
+        return List.copyOf(urls);
+    }
+
+    /** Comma-separated event type ids; empty is every type. */
+    static Object eventTypes(String raw) {
+        Set<EventType> types = EnumSet.noneOf(EventType.class);
+        for (String item : raw.split(",")) {
+            if (item.isBlank()) {
+                continue;
+            }
+            types.add(EventType.byId(item).orElseThrow(() -> new IllegalArgumentException("has '" + item.strip()
+                    + "', which is not an event type; they are " + EventType.ids())));
+        }
+        return types.isEmpty() ? EnumSet.allOf(EventType.class) : types;
     }
 
     /** Splits like a POSIX shell: whitespace separates words, quotes group, backslash escapes. */

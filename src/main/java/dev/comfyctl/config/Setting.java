@@ -73,7 +73,14 @@ public enum Setting {
     COMFYUI_CRASH_BACKOFF_MAX_SECONDS(Parsers.intRange(0, 86_400), "60", "longest wait between crash restarts"),
 
     LOG_KEEP_COUNT(Parsers.intRange(1, 100_000), "20", "session logs kept (the current one always is)"),
-    LOG_KEEP_MB(Parsers.intRange(1, 10_000_000), "500", "total MiB of session logs kept (the current one always is)");
+    LOG_KEEP_MB(Parsers.intRange(1, 10_000_000), "500", "total MiB of session logs kept (the current one always is)"),
+
+    EVENT_LOG_MAX_MB(Parsers.intRange(1, 10_000), "10",
+            "size in MiB at which events.jsonl is renamed to events.jsonl.1 (one older file is kept)"),
+    WEBHOOK_URLS(Parsers::webhookUrls, "",
+            "comma-separated http(s) URLs that get every event as a JSON POST, retried with backoff; may hold tokens"),
+    WEBHOOK_EVENTS(Parsers::eventTypes, "",
+            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all");
 
     private final Function<String, Object> parser;
     private final String defaultValue;
@@ -99,7 +106,7 @@ public enum Setting {
 
     /** Never printed or logged. */
     public boolean secret() {
-        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD;
+        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD || this == WEBHOOK_URLS;
     }
 
     /** Whether the config file may set it: the file's own location and the state directory come before it. */

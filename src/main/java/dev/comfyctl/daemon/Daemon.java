@@ -10,6 +10,7 @@ import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.telemetry.DaemonEvents;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
@@ -52,18 +53,20 @@ public final class Daemon implements AutoCloseable {
     private final HttpServer server;
     private final ComfyInstance instance;
     private final IdleStopper idle;
+    private final DaemonEvents events;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   IdleStopper idle, DaemonInfo info) {
+                   IdleStopper idle, DaemonEvents events, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
         this.idle = idle;
+        this.events = events;
         this.info = info;
     }
 
@@ -77,13 +80,17 @@ public final class Daemon implements AutoCloseable {
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
         IdleStopper idle = null;
+        DaemonEvents events = null;
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
+            events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
+                    + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
-                    config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector);
-            idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC());
+                    config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, events.events());
+            events.watch(instance);
+            idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(), events.events());
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -97,21 +104,25 @@ public final class Daemon implements AutoCloseable {
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            events.mount(router);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
                     config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait()));
+                    config.wakeOnRequest(), config.startupWait(), events.events()));
             router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idle.start();
-            return new Daemon(config, lock, vertx, server, instance, idle, info);
+            return new Daemon(config, lock, vertx, server, instance, idle, events, info);
         } catch (RuntimeException | IOException e) {
             if (idle != null) {
                 idle.close();
             }
             if (instance != null) {
                 instance.close();
+            }
+            if (events != null) {
+                events.close();
             }
             vertx.close();
             closeQuietly(lock);
@@ -183,6 +194,7 @@ public final class Daemon implements AutoCloseable {
         } catch (Exception e) {
             log.warn("Timed-out or failed while shutting down: {}", e.toString());
         } finally {
+            events.close();
             try {
                 DaemonInfo.delete(config.home());
             } catch (IOException e) {

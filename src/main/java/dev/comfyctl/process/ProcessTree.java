@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -56,18 +57,19 @@ public final class ProcessTree {
         if (pid <= 1) {
             throw new IllegalArgumentException("pid " + pid + " <= 1: not a process to stop");
         }
-        return terminate(pid, anyRoot -> true, grace);
+        return terminate(pid, anyRoot -> true, grace, pids -> { });
     }
 
     /**
      * Like {@link #terminate(long, Duration)} for a root known by handle: when that root has already
      * exited, a different live process now holding its pid is left alone.
      */
-    static StopResult terminate(ProcessHandle root, Duration grace) {
-        return terminate(root.pid(), root::equals, grace);
+    static StopResult terminate(ProcessHandle root, Duration grace, Consumer<List<Long>> beforeKill) {
+        return terminate(root.pid(), root::equals, grace, beforeKill);
     }
 
-    private static StopResult terminate(long rootPid, Predicate<ProcessHandle> isRoot, Duration grace) {
+    private static StopResult terminate(long rootPid, Predicate<ProcessHandle> isRoot, Duration grace,
+                                        Consumer<List<Long>> beforeKill) {
         if (rootPid == ProcessHandle.current().pid()) {
             throw new IllegalArgumentException("pid " + rootPid + " is this JVM");
         }
@@ -97,6 +99,7 @@ public final class ProcessTree {
         left.keySet().stream().filter(p -> !signalled.contains(p)).forEach(signalled::add);
         log.warn("Sending SIGKILL to {} of the tree of pid {}: still running after {} ms{}", left.keySet(), rootPid,
                 since(started).toMillis(), interrupted ? " (interrupted)" : "");
+        beforeKill.accept(List.copyOf(left.keySet()));
         left.values().forEach(ProcessHandle::destroyForcibly);
 
         // The final check is bounded and short, so it runs even when interrupted, keeping the report true.

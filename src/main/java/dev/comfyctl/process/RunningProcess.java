@@ -1,8 +1,10 @@
 package dev.comfyctl.process;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * A process started by {@link ProcessLauncher}. Closing it stops its whole tree.
@@ -52,7 +54,15 @@ public final class RunningProcess implements AutoCloseable {
      * Returns {@code wasRunning == false} when nothing of the tree is left.
      */
     public StopResult stop(Duration grace) {
-        return ProcessTree.terminate(process.toHandle(), grace);
+        return stop(grace, pids -> { });
+    }
+
+    /**
+     * Like {@link #stop(Duration)}; {@code beforeKill} is given the pids still running after the grace period
+     * just before they get SIGKILL, so that a caller can say so first (the event log records it durably).
+     */
+    public StopResult stop(Duration grace, Consumer<List<Long>> beforeKill) {
+        return ProcessTree.terminate(process.toHandle(), grace, beforeKill);
     }
 
     /** Stops the tree with {@link #DEFAULT_GRACE} the first time it is called; later calls do nothing. */

@@ -1,5 +1,7 @@
 package dev.comfyctl.proxy;
 
+import dev.comfyctl.events.EventType;
+import dev.comfyctl.events.Events;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSnapshot;
@@ -22,6 +24,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -32,7 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * together) and waits up to the startup wait; past that a browser gets a page that shows the start live and
  * reloads itself, an API client 503 with {@code Retry-After}. Passive requests ({@link PassiveRequests}:
  * a forgotten tab's WebSocket reconnects and polling) never wake it and never count as activity; every other
- * request, and every message a client sends over a WebSocket, restarts the idle clock.
+ * request, and every message a client sends over a WebSocket, restarts the idle clock. Each wake is posted as an
+ * event naming the request that caused it.
  */
 public final class WakePolicy implements ProxyPolicy {
     private static final int RETRY_AFTER_SECONDS = 5;
@@ -44,6 +48,7 @@ public final class WakePolicy implements ProxyPolicy {
     private final boolean wakeOnRequest;
     private final Duration startupWait;
     private final String startingPage;
+    private final Events events;
     private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean waking = new AtomicBoolean();
     private final AtomicLong wakes = new AtomicLong();
@@ -52,13 +57,14 @@ public final class WakePolicy implements ProxyPolicy {
     }
 
     public WakePolicy(Vertx vertx, ComfyInstance instance, IdleStopper idle, PassiveRequests passive,
-                      boolean wakeOnRequest, Duration startupWait) {
+                      boolean wakeOnRequest, Duration startupWait, Events events) {
         this.vertx = vertx;
         this.instance = instance;
         this.idle = idle;
         this.passive = passive;
         this.wakeOnRequest = wakeOnRequest;
         this.startupWait = startupWait;
+        this.events = events;
         this.startingPage = resource("starting.html");
         instance.addListener((name, from, to, reason) -> {
             if (to == InstanceState.READY || to == InstanceState.FAILED) {
@@ -88,7 +94,7 @@ public final class WakePolicy implements ProxyPolicy {
         }
         Future<Void> ready = untilReady(request);
         if (asleep || state == InstanceState.STOPPING) {
-            wake();
+            wake(request);
         }
         return ready;
     }
@@ -98,9 +104,11 @@ public final class WakePolicy implements ProxyPolicy {
         idle.activity();
     }
 
-    private void wake() {
+    private void wake(HttpServerRequest request) {
         if (waking.compareAndSet(false, true)) {
             wakes.incrementAndGet();
+            String cause = request.method().name() + " " + request.path();
+            events.post(EventType.WAKE, instance.name(), "woken by " + cause, Map.of("request", cause));
             instance.start(event -> { }).whenComplete((outcome, failure) -> waking.set(false));
         }
     }

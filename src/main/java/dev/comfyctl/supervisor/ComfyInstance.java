@@ -1,6 +1,8 @@
 package dev.comfyctl.supervisor;
 
 import dev.comfyctl.config.Config;
+import dev.comfyctl.events.EventType;
+import dev.comfyctl.events.Events;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.process.RunningProcess;
 import dev.comfyctl.process.StopResult;
@@ -15,7 +17,9 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
@@ -34,7 +38,9 @@ import java.util.function.Consumer;
  *
  * <p>Every lifecycle action runs on the instance's own single lifecycle thread, so starts, stops, crash
  * restarts and exits never interleave; the public methods only queue work and return futures. State is
- * changed in one place, {@link #transition}, which logs it and tells the listeners.
+ * changed in one place, {@link #transition}, which logs it and tells the listeners. What happens is also
+ * reported to {@link Events}: a start begins, ready, stopped, crashed, start failed, and a forced kill, which
+ * is on disk before the SIGKILL is sent.
  */
 public final class ComfyInstance implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ComfyInstance.class);
@@ -45,6 +51,7 @@ public final class ComfyInstance implements AutoCloseable {
     private final Config config;
     private final InstanceSpec spec;
     private final GpuDetector gpuDetector;
+    private final Events events;
     private final CrashBackoff backoff;
     private final ScheduledExecutorService lifecycle;
     private final List<InstanceListener> listeners = new CopyOnWriteArrayList<>();
@@ -64,10 +71,16 @@ public final class ComfyInstance implements AutoCloseable {
     private ScheduledFuture<?> pendingRestart;
     private long generation;
 
+    /** An instance whose events go nowhere. */
     public ComfyInstance(Config config, InstanceSpec spec, GpuDetector gpuDetector) {
+        this(config, spec, gpuDetector, Events.NONE);
+    }
+
+    public ComfyInstance(Config config, InstanceSpec spec, GpuDetector gpuDetector, Events events) {
         this.config = config;
         this.spec = spec;
         this.gpuDetector = gpuDetector;
+        this.events = events;
         this.backoff = new CrashBackoff(config.crashBackoff(), config.crashBackoffMax());
         this.lifecycle = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, spec.name() + "-lifecycle");
@@ -119,6 +132,8 @@ public final class ComfyInstance implements AutoCloseable {
     /**
      * Stops ComfyUI only if it is still READY and {@code stillWanted} holds when the lifecycle thread gets to
      * it, so that a stop decided a moment ago never cuts a start or a request that arrived since.
+     * {@code stillWanted} runs right before the stop and only while READY, so a caller may record the event
+     * that announces the stop there (see {@link Events#record}).
      */
     public CompletableFuture<Boolean> stopIf(BooleanSupplier stillWanted, String reason) {
         return submit(() -> {
@@ -154,6 +169,7 @@ public final class ComfyInstance implements AutoCloseable {
             return new StartOutcome(true, process.pid(), Duration.ZERO, sessionLog);
         }
         transition(InstanceState.STARTING, reason);
+        events.post(EventType.COMFYUI_START, spec.name(), reason, Map.of("port", spec.port()));
         startedAt = Instant.now();
         readyAt = null;
         steps = List.of();
@@ -164,7 +180,10 @@ public final class ComfyInstance implements AutoCloseable {
         } catch (StartFailedException e) {
             lastError = e.getMessage();
             lastFailureLogTail = e.logTail();
-            transition(InstanceState.FAILED, "start failed at step " + e.step().number() + " (" + e.step().title() + "): " + e.getMessage());
+            String why = "start failed at step " + e.step().number() + " (" + e.step().title() + "): " + e.getMessage();
+            transition(InstanceState.FAILED, why);
+            events.post(EventType.START_FAILED, spec.name(), why,
+                    Map.of("step", e.step().number(), "stepTitle", e.step().title(), "logTail", e.logTail()));
             throw e;
         } finally {
             startingThread = null;
@@ -179,6 +198,10 @@ public final class ComfyInstance implements AutoCloseable {
         writePidFile(launched.process().pid());
         launched.process().onExit().thenAccept(code -> lifecycle.execute(() -> exited(ourGeneration, code)));
         transition(InstanceState.READY, "ready in " + launched.timeToReady().toMillis() + " ms");
+        events.post(EventType.COMFYUI_READY, spec.name(), String.format("ready in %.1f s (pid %d)",
+                        launched.timeToReady().toMillis() / 1000.0, launched.process().pid()),
+                Map.of("timeToReadyMs", launched.timeToReady().toMillis(), "pid", launched.process().pid(),
+                        "port", spec.port(), "sessionLog", launched.sessionLog()));
         return new StartOutcome(false, launched.process().pid(), launched.timeToReady(), launched.sessionLog());
     }
 
@@ -188,22 +211,30 @@ public final class ComfyInstance implements AutoCloseable {
         if (current == null) {
             if (state != InstanceState.STOPPED) {
                 transition(InstanceState.STOPPED, reason);
+                events.post(EventType.COMFYUI_STOP, spec.name(), reason, Map.of("reason", reason, "wasRunning", false));
             }
             return new StopOutcome(false, false, Duration.ZERO, List.of());
         }
         generation++;
         transition(InstanceState.STOPPING, reason);
-        StopResult result = current.stop(config.stopGrace());
+        StopResult result = current.stop(config.stopGrace(), pids -> events.record(EventType.FORCED_KILL, spec.name(),
+                "still running " + config.stopGrace().toSeconds() + " s after SIGTERM (" + reason + "): SIGKILL to " + pids,
+                Map.of("pids", pids, "graceSeconds", config.stopGrace().toSeconds(), "reason", reason)));
         process = null;
         deletePidFile();
+        Map<String, Object> fields = Map.of("reason", reason, "wasRunning", result.wasRunning(), "forced", result.forced(),
+                "tookMs", result.took().toMillis(), "survivors", result.survivors());
         if (!result.survivors().isEmpty()) {
             lastError = "processes " + result.survivors() + " survived SIGKILL";
             transition(InstanceState.FAILED, lastError);
+            events.post(EventType.COMFYUI_STOP, spec.name(), lastError + " (" + reason + ")", fields);
         } else {
-            transition(InstanceState.STOPPED, result.wasRunning()
+            String how = result.wasRunning()
                     ? (result.forced() ? "killed after the " + config.stopGrace().toSeconds() + " s grace period" : "stopped")
                     + " in " + result.took().toMillis() + " ms"
-                    : "had already exited");
+                    : "had already exited";
+            transition(InstanceState.STOPPED, how);
+            events.post(EventType.COMFYUI_STOP, spec.name(), how + " (" + reason + ")", fields);
         }
         return new StopOutcome(result.wasRunning(), result.forced(), result.took(), result.signalled());
     }
@@ -217,26 +248,26 @@ public final class ComfyInstance implements AutoCloseable {
         if (readyAt != null && Duration.between(readyAt, Instant.now()).compareTo(STABLE_AFTER) > 0) {
             consecutiveCrashes = 0;
         }
-        crashed("ComfyUI exited on its own with code " + code + " (log: " + sessionLog + ")");
+        crashed("ComfyUI exited on its own with code " + code + " (log: " + sessionLog + ")", Map.of("exitCode", code));
     }
 
-    private void crashed(String what) {
+    private void crashed(String what, Map<String, Object> details) {
         consecutiveCrashes++;
         lastError = what;
         if (!config.restartOnCrash()) {
-            transition(InstanceState.FAILED, what + "; not restarted (COMFYUI_RESTART_ON_CRASH=false)");
+            failedByCrash(what + "; not restarted (COMFYUI_RESTART_ON_CRASH=false)", details, Map.of("restart", false));
             return;
         }
         if (consecutiveCrashes > config.maxCrashRestarts()) {
-            transition(InstanceState.FAILED, "crash loop: " + consecutiveCrashes + " crashes in a row, giving up after "
+            failedByCrash("crash loop: " + consecutiveCrashes + " crashes in a row, giving up after "
                     + config.maxCrashRestarts() + " restarts (COMFYUI_CRASH_MAX_RESTARTS); last: " + what
-                    + ". Fix the cause, then run 'comfyctl start'");
+                    + ". Fix the cause, then run 'comfyctl start'", details, Map.of("restart", false));
             return;
         }
         Duration delay = backoff.delayAfter(consecutiveCrashes);
         restartScheduledAt = Instant.now().plus(delay);
-        transition(InstanceState.FAILED, what + "; restart " + consecutiveCrashes + " of " + config.maxCrashRestarts()
-                + " in " + delay.toMillis() + " ms");
+        failedByCrash(what + "; restart " + consecutiveCrashes + " of " + config.maxCrashRestarts()
+                + " in " + delay.toMillis() + " ms", details, Map.of("restart", true, "restartInMs", delay.toMillis()));
         pendingRestart = lifecycle.schedule(this::restartAfterCrash, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -249,11 +280,19 @@ public final class ComfyInstance implements AutoCloseable {
         try {
             startNow(event -> { }, "restart after crash " + consecutiveCrashes);
         } catch (StartFailedException e) {
-            crashed("restart failed: " + e.getMessage());
+            crashed("restart failed: " + e.getMessage(), Map.of());
         } catch (RuntimeException e) {
             log.error("Unexpected failure restarting {} after a crash", spec.name(), e);
-            crashed("restart failed unexpectedly: " + e);
+            crashed("restart failed unexpectedly: " + e, Map.of());
         }
+    }
+
+    private void failedByCrash(String reason, Map<String, Object> details, Map<String, Object> restart) {
+        transition(InstanceState.FAILED, reason);
+        Map<String, Object> fields = new LinkedHashMap<>(details);
+        fields.put("consecutiveCrashes", consecutiveCrashes);
+        fields.putAll(restart);
+        events.post(EventType.CRASH, spec.name(), reason, fields);
     }
 
     private void cancelPendingRestart() {

@@ -2,12 +2,15 @@ package dev.comfyctl.supervisor;
 
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.comfy.QueueStatus;
+import dev.comfyctl.events.EventType;
+import dev.comfyctl.events.Events;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -19,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Puts the GPU to sleep: stops ComfyUI once nothing has happened for the idle timeout, checked every
  * interval. Activity is what the caller reports (user requests, WebSocket messages) plus becoming READY;
  * a prompt running or pending in ComfyUI's queue counts as activity too, so a generation is never cut.
- * A timeout of zero turns idle stops off.
+ * A timeout of zero turns idle stops off. Each idle stop is recorded as an event before it is carried out.
  */
 public final class IdleStopper implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IdleStopper.class);
@@ -29,17 +32,20 @@ public final class IdleStopper implements AutoCloseable {
     private final Duration timeout;
     private final Duration checkInterval;
     private final Clock clock;
+    private final Events events;
     private final AtomicLong lastActivityMillis;
     private final AtomicLong idleStops = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ScheduledExecutorService timer;
 
-    public IdleStopper(ComfyInstance instance, ComfyClient client, Duration timeout, Duration checkInterval, Clock clock) {
+    public IdleStopper(ComfyInstance instance, ComfyClient client, Duration timeout, Duration checkInterval, Clock clock,
+                       Events events) {
         this.instance = instance;
         this.client = client;
         this.timeout = timeout;
         this.checkInterval = checkInterval;
         this.clock = clock;
+        this.events = events;
         this.lastActivityMillis = new AtomicLong(clock.millis());
         this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, instance.name() + "-idle");
@@ -110,8 +116,15 @@ public final class IdleStopper implements AutoCloseable {
                 return;
             }
             long idleSeconds = idleFor().toSeconds();
-            boolean stopped = instance.stopIf(() -> idleFor().compareTo(timeout) >= 0,
-                    "idle for " + idleSeconds + " s (IDLE_TIMEOUT_SECONDS=" + timeout.toSeconds() + ")").join();
+            String reason = "idle for " + idleSeconds + " s (IDLE_TIMEOUT_SECONDS=" + timeout.toSeconds() + ")";
+            boolean stopped = instance.stopIf(() -> {
+                if (idleFor().compareTo(timeout) < 0) {
+                    return false;
+                }
+                events.record(EventType.IDLE_STOP, instance.name(), reason,
+                        Map.of("idleSeconds", idleSeconds, "timeoutSeconds", timeout.toSeconds()));
+                return true;
+            }, reason).join();
             if (stopped) {
                 idleStops.incrementAndGet();
             }
