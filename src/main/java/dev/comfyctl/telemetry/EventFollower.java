@@ -20,7 +20,8 @@ import java.util.function.Consumer;
 /**
  * Follows the event log like {@code tail -F}: from its end at construction on, across rotations (the rest of
  * the renamed file is read before the new one). Lines that are not events are skipped; a line still being
- * written waits for its end.
+ * written waits for its end. A generation rotated away twice within one poll interval would be missed, which at
+ * the configured sizes (a MiB or more) does not happen.
  *
  * <p>{@link #follow()} runs in the caller's thread until {@link #close()} or an interrupt.
  */
