@@ -19,6 +19,7 @@ import java.util.Map;
                 RestartCommand.class,
                 StatusCommand.class,
                 LogsCommand.class,
+                ScheduleCommand.class,
                 ConfigCommand.class,
                 ServiceCommand.class,
                 CompletionCommand.class,

@@ -8,11 +8,14 @@ import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.schedule.RestartScheduler;
+import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
+import dev.comfyctl.web.ScheduleRoutes;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -28,6 +31,8 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -51,19 +56,20 @@ public final class Daemon implements AutoCloseable {
     private final Vertx vertx;
     private final HttpServer server;
     private final ComfyInstance instance;
-    private final IdleStopper idle;
+    /** The instance's policies (idle stop, hang watchdog, restart schedule), closed before the instance. */
+    private final List<AutoCloseable> policies;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   IdleStopper idle, DaemonInfo info) {
+                   List<AutoCloseable> policies, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
-        this.idle = idle;
+        this.policies = policies;
         this.info = info;
     }
 
@@ -76,14 +82,20 @@ public final class Daemon implements AutoCloseable {
         DaemonLock lock = lock(config);
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
-        IdleStopper idle = null;
+        List<AutoCloseable> policies = new ArrayList<>();
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
                     config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector);
-            idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC());
+            IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC());
+            policies.add(idle);
+            HangWatchdog watchdog = new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures());
+            policies.add(watchdog);
+            RestartScheduler scheduler = new RestartScheduler(instance, client, gpuDetector, config.home(), config.restartInterval(),
+                    config.restartDrainMax(), config.autoRestartDisabled(), Clock.systemUTC());
+            policies.add(scheduler);
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -96,6 +108,7 @@ public final class Daemon implements AutoCloseable {
                     Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
+            new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
                     config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
@@ -105,11 +118,11 @@ public final class Daemon implements AutoCloseable {
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idle.start();
-            return new Daemon(config, lock, vertx, server, instance, idle, info);
+            watchdog.start();
+            scheduler.start();
+            return new Daemon(config, lock, vertx, server, instance, policies, info);
         } catch (RuntimeException | IOException e) {
-            if (idle != null) {
-                idle.close();
-            }
+            closeInReverse(policies);
             if (instance != null) {
                 instance.close();
             }
@@ -176,7 +189,7 @@ public final class Daemon implements AutoCloseable {
         }
         log.info("comfyctl daemon shutting down");
         try {
-            idle.close();
+            closeInReverse(policies);
             instance.close();
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
@@ -191,6 +204,16 @@ public final class Daemon implements AutoCloseable {
             closeQuietly(lock);
             log.info("comfyctl daemon stopped");
             closedLatch.countDown();
+        }
+    }
+
+    private static void closeInReverse(List<AutoCloseable> closeables) {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            try {
+                closeables.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {} failed: {}", closeables.get(i).getClass().getSimpleName(), e.toString());
+            }
         }
     }
 
