@@ -10,6 +10,7 @@ import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.telemetry.Metrics;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
 import io.vertx.core.Vertx;
@@ -49,18 +50,20 @@ public final class Daemon implements AutoCloseable {
     private final HttpServer server;
     private final ComfyInstance instance;
     private final IdleStopper idle;
+    private final Metrics metrics;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   IdleStopper idle, DaemonInfo info) {
+                   IdleStopper idle, Metrics metrics, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
         this.idle = idle;
+        this.metrics = metrics;
         this.info = info;
     }
 
@@ -74,6 +77,7 @@ public final class Daemon implements AutoCloseable {
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
         IdleStopper idle = null;
+        Metrics metrics = new Metrics();
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
@@ -91,15 +95,18 @@ public final class Daemon implements AutoCloseable {
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            metrics.mount(router);
+            WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                    config.wakeOnRequest(), config.startupWait());
+            metrics.watch(instance, wake, idle);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait()));
+                    config.proxyTimeout(), wake, metrics.proxy());
             router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idle.start();
-            return new Daemon(config, lock, vertx, server, instance, idle, info);
+            return new Daemon(config, lock, vertx, server, instance, idle, metrics, info);
         } catch (RuntimeException | IOException e) {
             if (idle != null) {
                 idle.close();
@@ -108,6 +115,7 @@ public final class Daemon implements AutoCloseable {
                 instance.close();
             }
             vertx.close();
+            metrics.close();
             closeQuietly(lock);
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
@@ -177,6 +185,7 @@ public final class Daemon implements AutoCloseable {
         } catch (Exception e) {
             log.warn("Timed-out or failed while shutting down: {}", e.toString());
         } finally {
+            metrics.close();
             try {
                 DaemonInfo.delete(config.home());
             } catch (IOException e) {
