@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Metrics implements AutoCloseable {
     /** Prometheus' text exposition format. */
-    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+    private static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     /** Listens to the JVM's GC notifications until closed. */
@@ -51,15 +51,10 @@ public final class Metrics implements AutoCloseable {
         InstanceMeters.register(registry, instance, wakes, idle);
     }
 
-    /** Everything, in Prometheus' text format. */
-    public String scrape() {
-        return registry.scrape();
-    }
-
     /** {@code GET /metrics}, exactly; mount it before the proxy's catch-all route. */
     public void mount(Router router) {
         // Off the event loop: the JVM meters walk every thread, and the proxy shares that loop.
-        router.get("/metrics").handler(ctx -> ctx.vertx().executeBlocking(this::scrape, false)
+        router.get("/metrics").handler(ctx -> ctx.vertx().executeBlocking(registry::scrape, false)
                 .onSuccess(text -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, CONTENT_TYPE).end(text))
                 .onFailure(ctx::fail));
     }
