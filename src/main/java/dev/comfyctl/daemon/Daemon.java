@@ -12,6 +12,7 @@ import dev.comfyctl.schedule.RestartScheduler;
 import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.telemetry.Metrics;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
@@ -58,18 +59,20 @@ public final class Daemon implements AutoCloseable {
     private final ComfyInstance instance;
     /** The instance's policies (idle stop, hang watchdog, restart schedule), closed before the instance. */
     private final List<AutoCloseable> policies;
+    private final Metrics metrics;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   List<AutoCloseable> policies, DaemonInfo info) {
+                   List<AutoCloseable> policies, Metrics metrics, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
         this.policies = policies;
+        this.metrics = metrics;
         this.info = info;
     }
 
@@ -83,6 +86,7 @@ public final class Daemon implements AutoCloseable {
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
         List<AutoCloseable> policies = new ArrayList<>();
+        Metrics metrics = new Metrics();
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
@@ -110,9 +114,12 @@ public final class Daemon implements AutoCloseable {
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            metrics.mount(router);
+            WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                    config.wakeOnRequest(), config.startupWait());
+            metrics.watch(instance, wake, idle);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait()));
+                    config.proxyTimeout(), wake, metrics.proxy());
             router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
@@ -120,13 +127,14 @@ public final class Daemon implements AutoCloseable {
             idle.start();
             watchdog.start();
             scheduler.start();
-            return new Daemon(config, lock, vertx, server, instance, policies, info);
+            return new Daemon(config, lock, vertx, server, instance, policies, metrics, info);
         } catch (RuntimeException | IOException e) {
             closeInReverse(policies);
             if (instance != null) {
                 instance.close();
             }
             vertx.close();
+            metrics.close();
             closeQuietly(lock);
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
@@ -196,6 +204,7 @@ public final class Daemon implements AutoCloseable {
         } catch (Exception e) {
             log.warn("Timed-out or failed while shutting down: {}", e.toString());
         } finally {
+            metrics.close();
             try {
                 DaemonInfo.delete(config.home());
             } catch (IOException e) {
