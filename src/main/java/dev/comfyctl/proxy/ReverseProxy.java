@@ -171,17 +171,20 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                     relay(request, answer);
                     return;
                 }
+                NetSocket backend = answer.netSocket();
+                // ComfyUI may hang up before the client's side is upgraded: then the client must not be left open.
+                backend.closeHandler(v -> request.connection().close());
                 HttpServerResponse response = request.response().setStatusCode(101);
                 response.headers().addAll(answer.headers());
                 request.toNetSocket().onComplete(upgraded -> {
                     if (upgraded.failed()) {
                         log.debug("client of {} left during the upgrade: {}", request.uri(), upgraded.cause().toString());
-                        answer.netSocket().close();
+                        backend.close();
                         return;
                     }
                     // The upgraded connection leaves the response behind, and its end handler with it.
                     metrics.requestCompleted(request.method(), 101, System.nanoTime() - arrived, 0, 0);
-                    join(upgraded.result(), answer.netSocket());
+                    join(upgraded.result(), backend);
                 });
             });
         });
@@ -191,7 +194,12 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     private void join(NetSocket client, NetSocket backend) {
         metrics.webSocketOpened();
         AtomicBoolean open = new AtomicBoolean(true);
-        pump(client, backend, metrics::webSocketBytesIn);
+        // Only what the client sends is activity: ComfyUI and its custom nodes push status messages to every open
+        // tab on their own, and a forgotten tab must not keep the GPU awake.
+        pump(client, backend, bytes -> {
+            policy.webSocketTraffic();
+            metrics.webSocketBytesIn(bytes);
+        });
         pump(backend, client, metrics::webSocketBytesOut);
         client.closeHandler(v -> closed(backend, open));
         backend.closeHandler(v -> closed(client, open));
@@ -206,7 +214,6 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     private void pump(ReadStream<Buffer> from, WriteStream<Buffer> to, IntConsumer counted) {
         from.handler(chunk -> {
-            policy.webSocketTraffic();
             counted.accept(chunk.length());
             to.write(chunk);
             if (to.writeQueueFull()) {
