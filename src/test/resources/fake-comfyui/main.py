@@ -1188,6 +1188,7 @@ class Handler(BaseHTTPRequestHandler):
     def free(self):
         data = self.json_body()
         self.app.settings.free_requests.append(data)
+        log(f"fake: POST /free {json.dumps(data)}")
         self.send_bytes(200, b"", "text/plain")
 
     def system_stats(self):

@@ -20,6 +20,7 @@ import java.util.Map;
                 StatusCommand.class,
                 LogsCommand.class,
                 EventsCommand.class,
+                ScheduleCommand.class,
                 ConfigCommand.class,
                 ServiceCommand.class,
                 CompletionCommand.class,

@@ -215,6 +215,26 @@ public record Config(Map<Setting, Value> values) {
         return Duration.ofSeconds((Integer) get(Setting.COMFYUI_CRASH_BACKOFF_MAX_SECONDS));
     }
 
+    public Duration restartInterval() {
+        return Duration.ofSeconds((Integer) get(Setting.COMFYUI_RESTART_INTERVAL));
+    }
+
+    public boolean autoRestartDisabled() {
+        return (Boolean) get(Setting.COMFYUI_AUTO_RESTART_DISABLED);
+    }
+
+    public Duration restartDrainMax() {
+        return Duration.ofSeconds((Integer) get(Setting.RESTART_DRAIN_MAX_SECONDS));
+    }
+
+    public Duration healthCheckInterval() {
+        return Duration.ofSeconds((Integer) get(Setting.HEALTH_CHECK_INTERVAL_SECONDS));
+    }
+
+    public int healthCheckFailures() {
+        return (Integer) get(Setting.HEALTH_CHECK_FAILURES);
+    }
+
     public int logKeepCount() {
         return (Integer) get(Setting.LOG_KEEP_COUNT);
     }

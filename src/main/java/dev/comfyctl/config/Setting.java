@@ -72,6 +72,17 @@ public enum Setting {
             "wait before the first crash restart; doubled at each further crash"),
     COMFYUI_CRASH_BACKOFF_MAX_SECONDS(Parsers.intRange(0, 86_400), "60", "longest wait between crash restarts"),
 
+    COMFYUI_RESTART_INTERVAL(Parsers.intRange(0, 31_536_000), "21600",
+            "seconds between scheduled restarts (ComfyUI leaks memory over hours); 0 = never"),
+    COMFYUI_AUTO_RESTART_DISABLED(Parsers::bool, "false",
+            "start with scheduled restarts off ('comfyctl schedule enable' turns them on; the choice is remembered)"),
+    RESTART_DRAIN_MAX_SECONDS(Parsers.intRange(0, 86_400), "1800",
+            "how long a scheduled restart waits for running and pending prompts before it restarts anyway"),
+    HEALTH_CHECK_INTERVAL_SECONDS(Parsers.intRange(0, 3_600), "15",
+            "seconds between health checks of a READY ComfyUI; 0 = no hang detection"),
+    HEALTH_CHECK_FAILURES(Parsers.intRange(1, 1_000), "4",
+            "failed health checks in a row (process alive) after which ComfyUI counts as hung and is restarted"),
+
     LOG_KEEP_COUNT(Parsers.intRange(1, 100_000), "20", "session logs kept (the current one always is)"),
     LOG_KEEP_MB(Parsers.intRange(1, 10_000_000), "500", "total MiB of session logs kept (the current one always is)"),
 

@@ -8,12 +8,16 @@ import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.schedule.RestartScheduler;
+import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.telemetry.DaemonEvents;
+import dev.comfyctl.telemetry.Metrics;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
+import dev.comfyctl.web.ScheduleRoutes;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -29,6 +33,8 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -52,20 +58,23 @@ public final class Daemon implements AutoCloseable {
     private final Vertx vertx;
     private final HttpServer server;
     private final ComfyInstance instance;
-    private final IdleStopper idle;
+    /** The instance's policies (idle stop, hang watchdog, restart schedule), closed before the instance. */
+    private final List<AutoCloseable> policies;
+    private final Metrics metrics;
     private final DaemonEvents events;
     private final DaemonInfo info;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   IdleStopper idle, DaemonEvents events, DaemonInfo info) {
+                   List<AutoCloseable> policies, Metrics metrics, DaemonEvents events, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
         this.instance = instance;
-        this.idle = idle;
+        this.policies = policies;
+        this.metrics = metrics;
         this.events = events;
         this.info = info;
     }
@@ -79,7 +88,8 @@ public final class Daemon implements AutoCloseable {
         DaemonLock lock = lock(config);
         Vertx vertx = Vertx.vertx();
         ComfyInstance instance = null;
-        IdleStopper idle = null;
+        List<AutoCloseable> policies = new ArrayList<>();
+        Metrics metrics = new Metrics();
         DaemonEvents events = null;
         try {
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
@@ -90,7 +100,15 @@ public final class Daemon implements AutoCloseable {
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
                     config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, events.events());
             events.watch(instance);
-            idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(), events.events());
+            IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(),
+                    events.events());
+            policies.add(idle);
+            HangWatchdog watchdog = new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures(),
+                    events.events());
+            policies.add(watchdog);
+            RestartScheduler scheduler = new RestartScheduler(instance, client, gpuDetector, config.home(), config.restartInterval(),
+                    config.restartDrainMax(), config.autoRestartDisabled(), Clock.systemUTC(), events.events());
+            policies.add(scheduler);
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -103,21 +121,25 @@ public final class Daemon implements AutoCloseable {
                     Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
+            new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            metrics.mount(router);
             events.mount(router);
+            WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                    config.wakeOnRequest(), config.startupWait(), events.events());
+            metrics.watch(instance, wake, idle);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait(), events.events()));
+                    config.proxyTimeout(), wake, metrics.proxy());
             router.route().handler(ctx -> proxy.handle(ctx.request()));
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idle.start();
-            return new Daemon(config, lock, vertx, server, instance, idle, events, info);
+            watchdog.start();
+            scheduler.start();
+            return new Daemon(config, lock, vertx, server, instance, policies, metrics, events, info);
         } catch (RuntimeException | IOException e) {
-            if (idle != null) {
-                idle.close();
-            }
+            closeInReverse(policies);
             if (instance != null) {
                 instance.close();
             }
@@ -125,6 +147,7 @@ public final class Daemon implements AutoCloseable {
                 events.close();
             }
             vertx.close();
+            metrics.close();
             closeQuietly(lock);
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
@@ -187,13 +210,14 @@ public final class Daemon implements AutoCloseable {
         }
         log.info("comfyctl daemon shutting down");
         try {
-            idle.close();
+            closeInReverse(policies);
             instance.close();
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             log.warn("Timed-out or failed while shutting down: {}", e.toString());
         } finally {
+            metrics.close();
             events.close();
             try {
                 DaemonInfo.delete(config.home());
@@ -203,6 +227,16 @@ public final class Daemon implements AutoCloseable {
             closeQuietly(lock);
             log.info("comfyctl daemon stopped");
             closedLatch.countDown();
+        }
+    }
+
+    private static void closeInReverse(List<AutoCloseable> closeables) {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            try {
+                closeables.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {} failed: {}", closeables.get(i).getClass().getSimpleName(), e.toString());
+            }
         }
     }
 

@@ -33,7 +33,17 @@ public final class DaemonClient {
 
     /** {@code GET /manager/status}. */
     public JsonNode status() {
-        HttpURLConnection connection = open("GET", "/manager/status", Duration.ofSeconds(15));
+        return call("GET", "/manager/status", Duration.ofSeconds(15));
+    }
+
+    /**
+     * One request to one of the daemon's own paths, answered with JSON.
+     *
+     * @param readTimeout zero for none: a forced restart that drains the queue may take long
+     * @throws DaemonException when the daemon cannot be reached or refuses the token
+     */
+    public JsonNode call(String method, String path, Duration readTimeout) {
+        HttpURLConnection connection = open(method, path, readTimeout);
         try (InputStream body = responseBody(connection)) {
             return JSON.readTree(body);
         } catch (IOException e) {

@@ -25,6 +25,6 @@ public interface ProxyPolicy {
      */
     Future<Void> admit(HttpServerRequest request);
 
-    /** Bytes went through a proxied WebSocket, in either direction. Called on the event loop; must not block. */
+    /** A client sent bytes over a proxied WebSocket. Called on the event loop; must not block. */
     void webSocketTraffic();
 }

@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntConsumer;
 
 /**
  * Forwards HTTP requests and WebSocket upgrades to one backend, streaming bodies both ways with
@@ -37,6 +39,10 @@ import java.util.concurrent.TimeUnit;
  * hop-by-hop headers are dropped (RFC 9110, 7.6.1) and X-Forwarded-For/-Proto/-Host are added. A request
  * is never re-sent: a backend that drops a non-idempotent request (ComfyUI-Manager's reboot exits inside
  * its handler) must not be asked twice, so the client gets 502 instead.
+ *
+ * <p>Every exchange and tunnel is reported to {@link ProxyMetrics}. The proxy owns the response's end
+ * handler to learn when an exchange ends, so a route in front of it must not use
+ * {@code RoutingContext.addEndHandler}.
  */
 public final class ReverseProxy implements Handler<HttpServerRequest>, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReverseProxy.class);
@@ -46,16 +52,18 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     private final SocketAddress backend;
     private final Duration timeout;
     private final ProxyPolicy policy;
+    private final ProxyMetrics metrics;
     private final HttpClientAgent client;
 
     /**
      * @param timeout how long a request may go without any bytes moving before it is cut (300 s: generations
      *     and big uploads are slow)
      */
-    public ReverseProxy(Vertx vertx, SocketAddress backend, Duration timeout, ProxyPolicy policy) {
+    public ReverseProxy(Vertx vertx, SocketAddress backend, Duration timeout, ProxyPolicy policy, ProxyMetrics metrics) {
         this.backend = backend;
         this.timeout = timeout;
         this.policy = policy;
+        this.metrics = metrics;
         this.client = vertx.createHttpClient(new HttpClientOptions()
                         .setKeepAlive(true)
                         .setTcpNoDelay(true)
@@ -67,17 +75,25 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     @Override
     public void handle(HttpServerRequest request) {
+        long arrived = System.nanoTime();
         request.pause();
+        request.response().endHandler(v -> completed(request, arrived));
         boolean webSocket = isWebSocketUpgrade(request);
         policy.admit(request).onComplete(admitted -> {
             if (admitted.failed()) {
                 reject(request, admitted.cause());
             } else if (webSocket) {
-                tunnel(request);
+                tunnel(request, arrived);
             } else {
                 forward(request);
             }
         });
+    }
+
+    private void completed(HttpServerRequest request, long arrived) {
+        HttpServerResponse response = request.response();
+        int status = response.ended() ? response.getStatusCode() : ProxyMetrics.ABORTED;
+        metrics.requestCompleted(request.method(), status, System.nanoTime() - arrived, request.bytesRead(), response.bytesWritten());
     }
 
     private void forward(HttpServerRequest request) {
@@ -130,7 +146,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         });
     }
 
-    private void tunnel(HttpServerRequest request) {
+    private void tunnel(HttpServerRequest request, long arrived) {
         client.request(options(request)).onComplete(opened -> {
             if (opened.failed()) {
                 badGateway(request, opened.cause());
@@ -155,31 +171,50 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                     relay(request, answer);
                     return;
                 }
+                NetSocket backend = answer.netSocket();
+                // ComfyUI may hang up before the client's side is upgraded: then the client must not be left open.
+                backend.closeHandler(v -> request.connection().close());
                 HttpServerResponse response = request.response().setStatusCode(101);
                 response.headers().addAll(answer.headers());
                 request.toNetSocket().onComplete(upgraded -> {
                     if (upgraded.failed()) {
                         log.debug("client of {} left during the upgrade: {}", request.uri(), upgraded.cause().toString());
-                        answer.netSocket().close();
+                        backend.close();
                         return;
                     }
-                    join(upgraded.result(), answer.netSocket());
+                    // The upgraded connection leaves the response behind, and its end handler with it.
+                    metrics.requestCompleted(request.method(), 101, System.nanoTime() - arrived, 0, 0);
+                    join(upgraded.result(), backend);
                 });
             });
         });
     }
 
-    /** Both directions with backpressure; either side closing closes the other. */
+    /** Both directions with backpressure; either side closing closes the other, and the tunnel counts as closed once. */
     private void join(NetSocket client, NetSocket backend) {
-        pump(client, backend);
-        pump(backend, client);
-        client.closeHandler(v -> backend.close());
-        backend.closeHandler(v -> client.close());
+        metrics.webSocketOpened();
+        AtomicBoolean open = new AtomicBoolean(true);
+        // Only what the client sends is activity: ComfyUI and its custom nodes push status messages to every open
+        // tab on their own, and a forgotten tab must not keep the GPU awake.
+        pump(client, backend, bytes -> {
+            policy.webSocketTraffic();
+            metrics.webSocketBytesIn(bytes);
+        });
+        pump(backend, client, metrics::webSocketBytesOut);
+        client.closeHandler(v -> closed(backend, open));
+        backend.closeHandler(v -> closed(client, open));
     }
 
-    private void pump(ReadStream<Buffer> from, WriteStream<Buffer> to) {
+    private void closed(NetSocket other, AtomicBoolean open) {
+        other.close();
+        if (open.compareAndSet(true, false)) {
+            metrics.webSocketClosed();
+        }
+    }
+
+    private void pump(ReadStream<Buffer> from, WriteStream<Buffer> to, IntConsumer counted) {
         from.handler(chunk -> {
-            policy.webSocketTraffic();
+            counted.accept(chunk.length());
             to.write(chunk);
             if (to.writeQueueFull()) {
                 from.pause();

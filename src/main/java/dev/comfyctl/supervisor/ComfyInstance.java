@@ -147,11 +147,16 @@ public final class ComfyInstance implements AutoCloseable {
 
     /** Stops ComfyUI when it runs, then starts it. */
     public CompletableFuture<StartOutcome> restart(Consumer<StepEvent> progress) {
+        return restart("restart requested", progress);
+    }
+
+    /** Like {@link #restart(Consumer)}, with the reason logged and evented for the transitions. */
+    public CompletableFuture<StartOutcome> restart(String reason, Consumer<StepEvent> progress) {
         return submit(() -> {
             cancelPendingRestart();
             consecutiveCrashes = 0;
-            stopNow("restart requested");
-            return startNow(progress, "restart requested");
+            stopNow(reason);
+            return startNow(progress, reason);
         });
     }
 

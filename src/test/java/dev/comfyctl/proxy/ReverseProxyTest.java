@@ -51,7 +51,7 @@ class ReverseProxyTest {
         comfy = fake.launch(Ports.free(), "--cpu");
         vertx = Vertx.vertx();
         proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(comfy.port(), "127.0.0.1"),
-                Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN);
+                Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
         server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0)
                         .setHandle100ContinueAutomatically(true))
                 .requestHandler(proxy).listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -171,7 +171,7 @@ class ReverseProxyTest {
     @Test
     void aBackendThatIsDownIsA502WithTheReason() throws Exception {
         ReverseProxy nowhere = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(Ports.free(), "127.0.0.1"),
-                Duration.ofSeconds(5), ProxyPolicy.ALWAYS_OPEN);
+                Duration.ofSeconds(5), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
         HttpServer other = vertx.createHttpServer().requestHandler(nowhere).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         try {
@@ -199,7 +199,7 @@ class ReverseProxyTest {
             }
         };
         ReverseProxy gated = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(comfy.port(), "127.0.0.1"),
-                Duration.ofSeconds(5), closed);
+                Duration.ofSeconds(5), closed, ProxyMetrics.NONE);
         HttpServer other = vertx.createHttpServer().requestHandler(gated).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         try {

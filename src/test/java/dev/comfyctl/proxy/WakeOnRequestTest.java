@@ -147,6 +147,19 @@ class WakeOnRequestTest {
     }
 
     @Test
+    void aForgottenTabWithAnOpenWebSocketDoesNotKeepComfyUiAwake() throws Exception {
+        startDaemon("IDLE_TIMEOUT_SECONDS", "2", "IDLE_CHECK_INTERVAL", "1");
+        daemon.instance().start(event -> { }).join();
+        try (WsRecorder ws = WsRecorder.connect(Http.CLIENT, Http.ws(base.resolve("/ws?clientId=forgotten")))) {
+            await().until(() -> ws.types().contains("status"));
+
+            await().atMost(Duration.ofSeconds(15)).until(() -> state() == InstanceState.STOPPED);
+
+            assertThat(ws.closed().get(10, TimeUnit.SECONDS)).isNotNull();
+        }
+    }
+
+    @Test
     void anApiClientWaitingPastTheStartupWaitGets503WithRetryAfterAndTheStartStep() throws Exception {
         fake.behave(Map.of("startup_delay_seconds", 5));
         startDaemon("STARTUP_WAIT_SECONDS", "1");

@@ -1,0 +1,223 @@
+package dev.comfyctl.schedule;
+
+import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.QueueStatus;
+import dev.comfyctl.events.EventType;
+import dev.comfyctl.events.Events;
+import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.gpu.GpuProcess;
+import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.InstanceState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Restarts ComfyUI every interval, because it leaks memory over hours, without cutting a generation: a
+ * due restart first waits for ComfyUI's queue to empty (up to the drain limit), asks ComfyUI to unload its
+ * models ({@code POST /free}), restarts, then checks through nvidia-smi that the old process let go of its
+ * VRAM. A ComfyUI that sleeps (stopped when idle) is not woken for it: that restart is skipped and the next
+ * one scheduled. On/off and the next time survive a daemon restart. Each restart (or skip) is recorded as a
+ * {@code scheduled_restart} event before it happens, and a wait for the queue as {@code drain_wait}.
+ */
+public final class RestartScheduler implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RestartScheduler.class);
+    private static final Duration TICK = Duration.ofMillis(500);
+    private static final Duration DRAIN_POLL = Duration.ofMillis(500);
+
+    /** What {@code comfyctl schedule status} shows. */
+    public record Status(boolean enabled, Duration interval, Optional<Instant> nextRestart, boolean restarting,
+                         Optional<Instant> lastRestart, Optional<String> lastOutcome) {
+    }
+
+    private final ComfyInstance instance;
+    private final ComfyClient client;
+    private final GpuDetector gpus;
+    private final ScheduleStore store;
+    private final Duration interval;
+    private final Duration drainMax;
+    private final Clock clock;
+    private final Events events;
+    private final ScheduledExecutorService worker;
+
+    private volatile boolean enabled;
+    private volatile Instant nextRestart;
+    private volatile boolean restarting;
+    private volatile Instant lastRestart;
+    private volatile String lastOutcome;
+
+    public RestartScheduler(ComfyInstance instance, ComfyClient client, GpuDetector gpus, Path home, Duration interval,
+                            Duration drainMax, boolean disabledByConfig, Clock clock, Events events) {
+        this.instance = instance;
+        this.client = client;
+        this.gpus = gpus;
+        this.store = new ScheduleStore(home);
+        this.interval = interval;
+        this.drainMax = drainMax;
+        this.clock = clock;
+        this.events = events;
+        this.worker = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, instance.name() + "-schedule");
+            thread.setDaemon(true);
+            return thread;
+        });
+        Instant now = clock.instant();
+        Optional<ScheduleStore.State> saved = store.load();
+        this.enabled = saved.map(ScheduleStore.State::enabled).orElse(!disabledByConfig) && !interval.isZero();
+        Instant due = saved.map(ScheduleStore.State::nextRestart).orElse(now.plus(interval));
+        // A restart missed while the daemon was down is not made up: ComfyUI has just been started anyway.
+        this.nextRestart = due.isBefore(now) ? now.plus(interval) : due;
+    }
+
+    public RestartScheduler start() {
+        save();
+        worker.scheduleWithFixedDelay(this::tick, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
+        log.info("{}: scheduled restarts {} (every {} s, next at {})", instance.name(), enabled ? "on" : "off",
+                interval.toSeconds(), nextRestart);
+        return this;
+    }
+
+    public Status status() {
+        return new Status(enabled, interval, enabled ? Optional.of(nextRestart) : Optional.empty(), restarting,
+                Optional.ofNullable(lastRestart), Optional.ofNullable(lastOutcome));
+    }
+
+    /**
+     * @throws IllegalStateException when COMFYUI_RESTART_INTERVAL is 0, so there is nothing to schedule
+     */
+    public void enable() {
+        if (interval.isZero()) {
+            throw new IllegalStateException("COMFYUI_RESTART_INTERVAL is 0: set it to the seconds between restarts first");
+        }
+        enabled = true;
+        nextRestart = clock.instant().plus(interval);
+        save();
+        log.info("{}: scheduled restarts on, next at {}", instance.name(), nextRestart);
+    }
+
+    public void disable() {
+        enabled = false;
+        save();
+        log.info("{}: scheduled restarts off", instance.name());
+    }
+
+    /** Restarts now, after draining the queue when asked to; completes with what happened. */
+    public CompletableFuture<String> forceRestart(boolean waitForQueue) {
+        return CompletableFuture.supplyAsync(() -> restartCycle(waitForQueue, "forced restart"), worker);
+    }
+
+    private void tick() {
+        try {
+            if (enabled && !clock.instant().isBefore(nextRestart)) {
+                restartCycle(true, "scheduled restart");
+            }
+        } catch (RuntimeException e) {
+            log.error("{}: unexpected failure in the restart schedule", instance.name(), e);
+        }
+    }
+
+    private String restartCycle(boolean drain, String why) {
+        restarting = true;
+        try {
+            String outcome = restartIfRunning(drain, why);
+            lastRestart = clock.instant();
+            lastOutcome = outcome;
+            log.info("{}: {}", instance.name(), outcome);
+            return outcome;
+        } finally {
+            nextRestart = clock.instant().plus(interval);
+            save();
+            restarting = false;
+        }
+    }
+
+    private String restartIfRunning(boolean drain, String why) {
+        Instant next = clock.instant().plus(interval);
+        if (instance.state() != InstanceState.READY) {
+            String skipped = why + " skipped: ComfyUI is " + instance.state() + " (not woken for a restart)";
+            events.post(EventType.SCHEDULED_RESTART, instance.name(), skipped + "; next at " + next,
+                    Map.of("trigger", why, "skipped", true, "nextRestart", next));
+            return skipped;
+        }
+        String drained = drain ? drain() : "queue not drained";
+        events.record(EventType.SCHEDULED_RESTART, instance.name(), why + " (" + drained + "); next at " + next,
+                Map.of("trigger", why, "skipped", false, "drained", drained, "nextRestart", next));
+        try {
+            client.free(true, true);
+        } catch (RuntimeException e) {
+            log.warn("{}: POST /free before the restart failed: {}", instance.name(), e.getMessage());
+        }
+        OptionalLong oldPid = instance.snapshot().pid();
+        instance.restart(why, event -> { }).join();
+        return why + " done (" + drained + ")" + oldPid.stream().mapToObj(this::vramReleased).findFirst().orElse("");
+    }
+
+    /** Waits for running and pending prompts, polling ComfyUI's queue, up to the drain limit. */
+    private String drain() {
+        Instant deadline = clock.instant().plus(drainMax);
+        Instant began = clock.instant();
+        boolean announced = false;
+        while (true) {
+            QueueStatus queue;
+            try {
+                queue = client.queue();
+            } catch (RuntimeException e) {
+                return "queue unreadable (" + e.getMessage() + "), restarted without waiting";
+            }
+            if (queue.isIdle()) {
+                Duration waited = Duration.between(began, clock.instant());
+                return waited.isZero() || !announced ? "queue was empty" : "waited " + waited.toSeconds() + " s for the queue";
+            }
+            if (!clock.instant().isBefore(deadline)) {
+                return "drain limit of " + drainMax.toSeconds() + " s reached with " + queue.runningCount() + " running and "
+                        + queue.pendingCount() + " pending: restarted anyway (RESTART_DRAIN_MAX_SECONDS)";
+            }
+            if (!announced) {
+                log.info("{}: restart waits for {} running and {} pending prompt(s)", instance.name(),
+                        queue.runningCount(), queue.pendingCount());
+                events.post(EventType.DRAIN_WAIT, instance.name(), "restart waits for " + queue.runningCount()
+                                + " running and " + queue.pendingCount() + " pending prompt(s), at most " + drainMax.toSeconds() + " s",
+                        Map.of("running", queue.runningCount(), "pending", queue.pendingCount(), "drainMaxSeconds", drainMax.toSeconds()));
+                announced = true;
+            }
+            try {
+                Thread.sleep(DRAIN_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return "interrupted while waiting for the queue";
+            }
+        }
+    }
+
+    private String vramReleased(long oldPid) {
+        try {
+            List<GpuProcess> holders = gpus.computeApps();
+            return holders.stream().anyMatch(p -> p.pid() == oldPid)
+                    ? "; WARNING: the old ComfyUI (pid " + oldPid + ") still holds GPU memory after it stopped"
+                    : "";
+        } catch (RuntimeException e) {
+            return "; GPU memory release not checked: " + e.getMessage();
+        }
+    }
+
+    private void save() {
+        store.save(new ScheduleStore.State(enabled, nextRestart));
+    }
+
+    @Override
+    public void close() {
+        worker.shutdownNow();
+    }
+}
