@@ -111,6 +111,7 @@ def load_behaviour():
 
     startup_delay_seconds, exit_at_startup, crash_after_seconds, crash_exit_code (default 1),
     hang_after_seconds, ignore_sigterm, spawn_child, prompt_seconds (default 0.2),
+    ws_echo (send every WebSocket data message back to its sender, for round-trip benchmarks),
     devices ([{name, vram_total, vram_free, ...}], bytes; filtered by CUDA_VISIBLE_DEVICES like torch).
     """
     path = os.path.join(INSTALL_DIR, "fake.json")
@@ -1056,8 +1057,10 @@ class Handler(BaseHTTPRequestHandler):
             running_node = queue.running_node_for(sid)
             if running_node is not None:
                 ws.send_json({"type": "executing", "data": {"node": running_node}})
-            while ws.read_message() is not None:
-                pass
+            echo = self.app.settings.behaviour.get("ws_echo")
+            while (message := ws.read_message()) is not None:
+                if echo:
+                    ws.send_frame(*message)
         finally:
             sockets.remove(sid, ws)
 
