@@ -3,6 +3,7 @@ package dev.comfyctl.proxy;
 import io.vertx.core.MultiMap;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -19,14 +20,19 @@ final class HopByHop {
 
     /** Copies {@code from} into {@code to} without the hop-by-hop headers. */
     static void copyEndToEnd(MultiMap from, MultiMap to) {
-        Set<String> skip = new HashSet<>(ALWAYS);
-        for (String connection : from.getAll("connection")) {
-            for (String token : connection.split(",")) {
-                skip.add(token.strip().toLowerCase(Locale.ROOT));
+        List<String> connections = from.getAll("connection");
+        Set<String> skip = ALWAYS;
+        if (!connections.isEmpty()) {
+            skip = new HashSet<>(ALWAYS);
+            for (String connection : connections) {
+                for (String token : connection.split(",")) {
+                    skip.add(token.strip().toLowerCase(Locale.ROOT));
+                }
             }
         }
+        Set<String> dropped = skip;
         from.forEach((name, value) -> {
-            if (!skip.contains(name.toLowerCase(Locale.ROOT))) {
+            if (!dropped.contains(name.toLowerCase(Locale.ROOT))) {
                 to.add(name, value);
             }
         });
