@@ -202,6 +202,31 @@ class LifecycleCommandsTest {
     }
 
     @Test
+    void scheduleCommandsShowForceAndToggleRestartsAndListTheirEvents() {
+        comfyctl.run("start");
+
+        Comfyctl.Result status = comfyctl.run("schedule", "status");
+        Comfyctl.Result forced = comfyctl.run("schedule", "force-restart", "--wait-for-queue");
+        Comfyctl.Result logs = comfyctl.run("schedule", "logs");
+        Comfyctl.Result disabled = comfyctl.run("schedule", "disable");
+
+        assertThat(status.exitCode()).as(status.err()).isZero();
+        assertThat(status.out()).contains("scheduling:", "on, every 6h 0m", "next:", "system:", "memory", "disk");
+        assertThat(forced.exitCode()).as(forced.err()).isZero();
+        assertThat(forced.out()).contains("forced restart done", "queue was empty");
+        assertThat(logs.out()).contains("scheduled_restart");
+        assertThat(disabled.out()).contains("scheduling:  off");
+    }
+
+    @Test
+    void scheduleWithoutADaemonSaysHowToStartOne() {
+        Comfyctl.Result status = comfyctl.run("schedule", "status");
+
+        assertThat(status.exitCode()).isEqualTo(3);
+        assertThat(status.err()).contains("not running", "comfyctl start");
+    }
+
+    @Test
     void aSecondDaemonForTheSameStateDirectoryIsRefused() throws Exception {
         comfyctl.run("start");
 
