@@ -2,13 +2,19 @@ package dev.comfyctl.schedule;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
+import dev.comfyctl.events.Events;
 import dev.comfyctl.events.Event;
 import dev.comfyctl.events.EventType;
+import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.telemetry.EventFile;
 import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.FakeNvidiaSmi;
 import dev.comfyctl.testing.Http;
 import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.WsRecorder;
@@ -22,10 +28,13 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -168,6 +177,28 @@ class RestartSchedulerTest {
         assertThat(result.path("ok").asBoolean()).isTrue();
         assertThat(result.path("outcome").asText()).contains("forced restart done", "queue was empty");
         assertThat(pid()).isNotEqualTo(firstPid);
+    }
+
+    @Test
+    void aRestartWarnsWhenTheOldComfyUiStillHoldsGpuMemory() throws Exception {
+        config = TestConfigs.forFake(fake, temp.resolve("state"), "GPU_MODE", "auto");
+        Path apps = temp.resolve("gpu-apps");
+        GpuDetector nvidia = GpuDetector.nvidiaSmi(GpuDetector.Mode.AUTO, Map.of("PATH", FakeNvidiaSmi.binDir() + ":/usr/bin:/bin",
+                "FAKE_GPU_APPS_FILE", apps.toString()), Duration.ofSeconds(5));
+        try (ComfyInstance instance = new ComfyInstance(config, new InstanceSpec("comfyui", config.comfyPort(), OptionalInt.empty(),
+                config.logsDir(), config.home().resolve("comfyui.pid"), Map.of(),
+                ComfyClient.create(URI.create("http://127.0.0.1:" + config.comfyPort()), Duration.ofSeconds(5))), nvidia);
+             RestartScheduler scheduler = new RestartScheduler(instance,
+                     ComfyClient.create(URI.create("http://127.0.0.1:" + config.comfyPort()), Duration.ofSeconds(5)), nvidia,
+                     config.home(), Duration.ofHours(6), Duration.ofSeconds(5), false, Clock.systemUTC(), Events.NONE)) {
+            instance.start(event -> { }).join();
+            long oldPid = instance.snapshot().pid().orElseThrow();
+            Files.writeString(apps, oldPid + ":1200");
+
+            String outcome = scheduler.forceRestart(false).get(60, TimeUnit.SECONDS);
+
+            assertThat(outcome).contains("WARNING: the old ComfyUI (pid " + oldPid + ") still holds GPU memory");
+        }
     }
 
     @Test

@@ -122,6 +122,8 @@ class EventLogScenarioTest {
 
         daemon.instance().stop().join();
 
+        // The stop is posted, not waited for: it reports what already happened.
+        await().atMost(Duration.ofSeconds(10)).until(() -> lifecycle().stream().anyMatch(e -> e.type() == COMFYUI_STOP));
         List<Event> events = lifecycle();
         assertThat(events).extracting(Event::type).containsSubsequence(COMFYUI_READY, FORCED_KILL, COMFYUI_STOP);
         Event stop = events.get(events.size() - 1);
