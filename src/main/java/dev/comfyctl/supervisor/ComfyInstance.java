@@ -250,10 +250,34 @@ public final class ComfyInstance implements AutoCloseable {
         }
         process = null;
         deletePidFile();
+        if (code == 0 && consumeRebootMarker()) {
+            restartOnRequest();
+            return;
+        }
         if (readyAt != null && Duration.between(readyAt, Instant.now()).compareTo(STABLE_AFTER) > 0) {
             consecutiveCrashes = 0;
         }
         crashed("ComfyUI exited on its own with code " + code + " (log: " + sessionLog + ")", Map.of("exitCode", code));
+    }
+
+    private boolean consumeRebootMarker() {
+        try {
+            return Files.deleteIfExists(spec.rebootMarker());
+        } catch (IOException e) {
+            log.warn("{}: cannot remove the reboot marker {}: {}", spec.name(), spec.rebootMarker(), e.getMessage());
+            return true;
+        }
+    }
+
+    /** ComfyUI (ComfyUI-Manager's restart button) exited asking to be started again: not a stop, not a crash. */
+    private void restartOnRequest() {
+        String reason = "ComfyUI asked to be restarted (ComfyUI-Manager)";
+        transition(InstanceState.STOPPED, reason);
+        try {
+            startNow(event -> { }, reason);
+        } catch (StartFailedException e) {
+            log.warn("{}: the restart ComfyUI asked for failed: {}", spec.name(), e.getMessage());
+        }
     }
 
     private void crashed(String what, Map<String, Object> details) {

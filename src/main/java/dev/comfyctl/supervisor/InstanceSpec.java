@@ -22,4 +22,16 @@ public record InstanceSpec(String name, int port, OptionalInt gpuIndex, Path log
     public InstanceSpec {
         extraEnvironment = Map.copyOf(extraEnvironment);
     }
+
+    /**
+     * The value of {@code __COMFY_CLI_SESSION__}: a path prefix, not a directory. ComfyUI-Manager's restart
+     * creates {@code <prefix>.reboot} and exits with status 0, asking its launcher to start it again.
+     */
+    public Path sessionPrefix() {
+        return pidFile.resolveSibling("session").resolve(name);
+    }
+
+    public Path rebootMarker() {
+        return sessionPrefix().resolveSibling(name + ".reboot");
+    }
 }

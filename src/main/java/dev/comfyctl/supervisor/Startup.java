@@ -17,6 +17,7 @@ import dev.comfyctl.process.SessionLogs;
 import dev.comfyctl.process.StopResult;
 import dev.comfyctl.supervisor.StepEvent.Outcome;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -236,10 +237,14 @@ final class Startup {
             environment.put("VIRTUAL_ENV", venv.toString());
             environment.put("PATH", venv.resolve("bin") + ":" + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
         }
+        // Without it ComfyUI-Manager's restart replaces the process with os.execv, and launchers lose track of it.
+        environment.put("__COMFY_CLI_SESSION__", spec.sessionPrefix().toString());
         environment.putAll(spec.extraEnvironment());
         try {
+            Files.createDirectories(spec.sessionPrefix().getParent());
+            Files.deleteIfExists(spec.rebootMarker());
             return new ProcessLauncher().launch(new LaunchSpec(command, config.comfyDir(), environment, log));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException e) {
             throw fail(Step.LAUNCH, "could not start " + command.get(0) + ": " + e.getMessage());
         }
     }

@@ -214,6 +214,23 @@ class WakeOnRequestTest {
     }
 
     @Test
+    void aComfyUiManagerRestartThroughTheProxyBringsComfyUiBackWithoutCountingACrash() {
+        startDaemon();
+        daemon.instance().start(event -> { }).join();
+        long firstPid = daemon.instance().snapshot().pid().orElseThrow();
+
+        HttpResponse<String> reboot = Http.get(base.resolve("/api/manager/reboot"));
+
+        assertThat(reboot.statusCode()).isEqualTo(502);
+        await().atMost(Duration.ofSeconds(30)).until(() -> state() == InstanceState.READY
+                && daemon.instance().snapshot().pid().orElse(firstPid) != firstPid);
+        assertThat(daemon.instance().snapshot().consecutiveCrashes()).isZero();
+        assertThat(daemon.instance().snapshot().lastError()).isEmpty();
+        assertThat(fake.starts()).hasSize(2);
+        assertThat(fake.starts().get(1)).contains("main.py");
+    }
+
+    @Test
     void comfyUiManagerRoutesGoToComfyUiNotToComfyctl() {
         startDaemon();
         daemon.instance().start(event -> { }).join();
