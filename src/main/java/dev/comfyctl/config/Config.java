@@ -191,6 +191,10 @@ public record Config(Map<Setting, Value> values) {
         return words(Setting.COMFYUI_EXTRA_ARGS);
     }
 
+    public Optional<Path> warmupWorkflow() {
+        return optional(Setting.WARMUP_WORKFLOW);
+    }
+
     public Duration startTimeout() {
         return Duration.ofSeconds((Integer) get(Setting.COMFYUI_START_TIMEOUT_SECONDS));
     }

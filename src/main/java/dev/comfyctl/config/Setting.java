@@ -61,6 +61,8 @@ public enum Setting {
     COMFYUI_CUDA_DEVICE(Parsers::autoOrNonNegativeInt, "auto", "value of --cuda-device; auto = the instance's GPU index"),
     COMFYUI_EXTRA_ARGS(Parsers::commandLine, "", "extra ComfyUI arguments, split like a shell would"),
 
+    WARMUP_WORKFLOW(Parsers::optionalPath, "",
+            "an API-format workflow run after every start before ComfyUI counts as ready, so no user pays for model loading"),
     COMFYUI_START_TIMEOUT_SECONDS(Parsers.intRange(1, 86_400), "120",
             "how long ComfyUI may take to answer /system_stats before the start counts as failed"),
     COMFYUI_STOP_GRACE_SECONDS(Parsers.intRange(0, 3_600), "10",

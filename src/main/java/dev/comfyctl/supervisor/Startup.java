@@ -1,5 +1,7 @@
 package dev.comfyctl.supervisor;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.comfy.ModelInventory;
 import dev.comfyctl.config.Config;
@@ -38,6 +40,8 @@ final class Startup {
     private static final List<String> VENV_CANDIDATES = List.of("venv/bin/python", ".venv/bin/python");
     private static final Duration FIRST_POLL = Duration.ofMillis(10);
     private static final Duration LONGEST_POLL = Duration.ofMillis(250);
+    private static final Duration WARMUP_POLL = Duration.ofMillis(100);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a successful start leaves behind. */
     record Launched(RunningProcess process, Path sessionLog, GpuReport gpus, List<String> command,
@@ -67,6 +71,10 @@ final class Startup {
         List<String> command = command(python, flags.flags());
         RunningProcess process = launch(command, python, flags, gpuIndex(gpus), log);
         Duration timeToReady = awaitReady(process, log, begun);
+        if (config.warmupWorkflow().isPresent()) {
+            warmUp(process, config.warmupWorkflow().get(), log);
+            timeToReady = Duration.between(begun, Instant.now());
+        }
         report(Step.URLS, Outcome.DONE, "web UI http://" + displayHost(config.managerHost()) + ":" + config.managerPort()
                 + "/ , API http://" + displayHost(config.managerHost()) + ":" + config.managerPort()
                 + "/prompt (ComfyUI itself on http://" + config.comfyHost() + ":" + spec.port() + ")");
@@ -86,6 +94,10 @@ final class Startup {
                     + " at the directory that holds main.py");
         }
         Path python = findPython(dir);
+        config.warmupWorkflow().filter(workflow -> !Files.isReadable(workflow)).ifPresent(workflow -> {
+            throw fail(Step.PREFLIGHT, "WARMUP_WORKFLOW is " + workflow + ", which cannot be read; point it at an"
+                    + " API-format workflow (ComfyUI: Workflow > Export (API)) or unset it");
+        });
         if (spec.port() == config.managerPort() && config.comfyHost().equals(config.managerHost())) {
             throw fail(Step.PREFLIGHT, "COMFYUI_PORT and MANAGER_PORT are both " + spec.port()
                     + ": ComfyUI needs its own port behind comfyctl; set COMFYUI_PORT to another one (default 8189)");
@@ -278,6 +290,42 @@ final class Startup {
             }
             poll = poll.multipliedBy(2).compareTo(LONGEST_POLL) > 0 ? LONGEST_POLL : poll.multipliedBy(2);
         }
+    }
+
+    /**
+     * Runs the warmup workflow and waits for it, so models are loaded before the first user asks. A workflow
+     * ComfyUI refuses, or one that fails, fails the start with ComfyUI's own words, and ComfyUI is stopped.
+     */
+    private void warmUp(RunningProcess process, Path workflow, Path log) {
+        report(Step.LAUNCH, Outcome.RUNNING, "warming up with " + workflow);
+        Instant began = Instant.now();
+        Instant deadline = began.plus(config.startTimeout());
+        try {
+            JsonNode file = JSON.readTree(Files.readString(workflow));
+            String promptId = spec.client().submit(file.has("prompt") ? file.get("prompt") : file, "comfyctl-warmup").promptId();
+            while (true) {
+                JsonNode status = spec.client().history(promptId).path("status");
+                if (status.path("completed").asBoolean() || status.path("status_str").asText().equals("error")) {
+                    if (!status.path("status_str").asText().equals("success")) {
+                        throw new IllegalStateException("the warmup workflow failed in ComfyUI: " + status.path("messages"));
+                    }
+                    break;
+                }
+                if (!process.isAlive() || Instant.now().isAfter(deadline)) {
+                    throw new IllegalStateException(process.isAlive() ? "the warmup workflow did not finish within "
+                            + config.startTimeout().toSeconds() + " s" : "ComfyUI exited during the warmup");
+                }
+                Thread.sleep(WARMUP_POLL.toMillis());
+            }
+        } catch (IOException | RuntimeException e) {
+            process.stop(config.stopGrace());
+            throw fail(Step.LAUNCH, "warmup with " + workflow + " failed: " + e.getMessage()
+                    + ". Fix the workflow or unset WARMUP_WORKFLOW", tail(log));
+        } catch (InterruptedException e) {
+            process.stop(config.stopGrace());
+            throw fail(Step.LAUNCH, "start cancelled by a stop request during the warmup; ComfyUI was stopped");
+        }
+        report(Step.LAUNCH, Outcome.DONE, "warmup workflow ran in " + Duration.between(began, Instant.now()).toMillis() + " ms");
     }
 
     private List<String> tail(Path log) {

@@ -382,6 +382,36 @@ class ComfyInstanceTest {
         assertThat(instance.state()).isIn(InstanceState.STOPPED, InstanceState.FAILED);
     }
 
+    @Test
+    void aWarmupWorkflowRunsBeforeReady() throws IOException {
+        Path workflow = temp.resolve("warmup.json");
+        Files.writeString(workflow, """
+                {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+                 "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "warmup"}}}""");
+
+        start(config("WARMUP_WORKFLOW", workflow.toString()));
+
+        assertThat(steps).anySatisfy(step -> assertThat(step.message()).startsWith("warmup workflow ran in"));
+        try (var outputs = Files.list(fake.dir().resolve("output"))) {
+            assertThat(outputs.map(p -> p.getFileName().toString())).anyMatch(name -> name.startsWith("warmup"));
+        }
+    }
+
+    @Test
+    void aFailingWarmupFailsTheStartWithComfyUisErrorAndStopsIt() throws IOException {
+        Path workflow = temp.resolve("warmup.json");
+        Files.writeString(workflow, "{\"1\": {\"class_type\": \"NoSuchNode\", \"inputs\": {}}}");
+
+        assertStartFails(config("WARMUP_WORKFLOW", workflow.toString()), Step.LAUNCH, "warmup with", "NoSuchNode");
+
+        assertThat(Strays.find(fake.dir())).isEmpty();
+    }
+
+    @Test
+    void aMissingWarmupWorkflowIsAPreflightError() {
+        assertStartFails(config("WARMUP_WORKFLOW", temp.resolve("nope.json").toString()), Step.PREFLIGHT, "WARMUP_WORKFLOW", "nope.json");
+    }
+
     private StartFailedException assertStartFails(Config config, Step step, String... messageParts) {
         instance = Instances.create(config);
         Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(() -> instance.start(steps::add).join());
