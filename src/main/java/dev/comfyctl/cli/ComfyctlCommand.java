@@ -13,6 +13,7 @@ import java.util.Map;
         versionProvider = VersionProvider.class,
         description = "Runs ComfyUI in production: starts, watches, restarts and stops it.",
         subcommands = {
+                SetupCommand.class,
                 ServeCommand.class,
                 StartCommand.class,
                 StopCommand.class,

@@ -80,6 +80,18 @@ public record Config(Map<Setting, Value> values) {
         return (Path) get(Setting.COMFYUI_DIR);
     }
 
+    public String repoUrl() {
+        return (String) get(Setting.COMFYUI_REPO_URL);
+    }
+
+    public String torchIndexUrl() {
+        return (String) get(Setting.TORCH_INDEX_URL);
+    }
+
+    public List<String> pipExtraArgs() {
+        return words(Setting.PIP_EXTRA_ARGS);
+    }
+
     public Optional<Path> python() {
         return optional(Setting.COMFYUI_PYTHON);
     }

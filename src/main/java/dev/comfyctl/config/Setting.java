@@ -19,6 +19,12 @@ public enum Setting {
             "config file of KEY=VALUE lines; empty = <COMFYCTL_HOME>/config.env (not settable in the config file)"),
 
     COMFYUI_DIR(Parsers::path, "~/ComfyUI", "ComfyUI install directory, the one holding main.py"),
+    COMFYUI_REPO_URL(Parsers::text, "https://github.com/comfyanonymous/ComfyUI.git",
+            "where 'comfyctl setup' clones ComfyUI from (a mirror, or a local path)"),
+    TORCH_INDEX_URL(Parsers::text, "auto",
+            "wheel index for PyTorch in 'comfyctl setup': auto (the CUDA build the driver supports, or CPU), none, or a URL"),
+    PIP_EXTRA_ARGS(Parsers::commandLine, "",
+            "more pip arguments for 'comfyctl setup', e.g. --no-index --find-links /wheels on an offline machine"),
     COMFYUI_PYTHON(Parsers::optionalPath, "",
             "python that runs ComfyUI; empty = <dir>/venv/bin/python, <dir>/.venv/bin/python or ~/.venvs/imggen/bin/python"),
     COMFYUI_START_CMD(Parsers::commandLine, "",

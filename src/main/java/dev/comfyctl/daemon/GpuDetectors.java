@@ -4,11 +4,11 @@ import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
 
 /** The GPU detector that GPU_MODE and its mock settings ask for. */
-final class GpuDetectors {
+public final class GpuDetectors {
     private GpuDetectors() {
     }
 
-    static GpuDetector fromConfig(Config config) {
+    public static GpuDetector fromConfig(Config config) {
         return switch (config.gpuMode()) {
             case "mock" -> GpuDetector.mock(config.mockGpuCount(), config.mockGpuVramMib(), config.mockGpuName());
             case "cpu" -> GpuDetector.cpu();

@@ -86,7 +86,7 @@ final class Startup {
         Path dir = config.comfyDir();
         if (!Files.isDirectory(dir)) {
             throw fail(Step.PREFLIGHT, "ComfyUI directory " + dir + " does not exist. Set COMFYUI_DIR (or --dir) to"
-                    + " your ComfyUI install, or install it there: git clone https://github.com/comfyanonymous/ComfyUI " + dir);
+                    + " your ComfyUI install, or install it there with: comfyctl setup --dir " + dir);
         }
         Path mainPy = dir.resolve("main.py");
         if (!Files.isRegularFile(mainPy)) {
@@ -134,7 +134,7 @@ final class Startup {
                         + candidates.stream().map(Path::toString).collect(Collectors.joining(", "))
                         + "). Create one with: python3 -m venv " + dir.resolve("venv") + " && "
                         + dir.resolve("venv/bin/pip") + " install -r " + dir.resolve("requirements.txt")
-                        + ", or set COMFYUI_PYTHON to the python that runs ComfyUI"));
+                        + " (or run 'comfyctl setup', which also installs PyTorch), or set COMFYUI_PYTHON to the python that runs ComfyUI"));
     }
 
     private void stopStrays() {

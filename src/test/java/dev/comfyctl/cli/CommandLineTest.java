@@ -44,6 +44,17 @@ class CommandLineTest {
     }
 
     @Test
+    void setupTakesVersionAsTheComfyUiVersionToInstall() {
+        Run help = run("setup", "--help");
+        Run missing = run("setup", "--version");
+
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("Usage: comfyctl setup", "--version=TAG|COMMIT", "comfyctl's own is");
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("--version");
+    }
+
+    @Test
     void configPrintsEveryValueWithItsSource() {
         Run config = run(Map.of("COMFYCTL_HOME", home.toString(), "COMFYUI_PORT", "9000"), "config", "--set", "GPU_MODE=mock");
 

@@ -7,12 +7,12 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /** Finds the python 3 that runs the fakes: /usr/bin/python3 when present, else python3 on PATH. */
-final class SystemPython {
+public final class SystemPython {
 
     private SystemPython() {
     }
 
-    static Path path() {
+    public static Path path() {
         Path preferred = Path.of("/usr/bin/python3");
         if (Files.isExecutable(preferred)) {
             return preferred;
