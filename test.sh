@@ -7,6 +7,9 @@ if [ -d /usr/lib/jvm/temurin-25-jdk-amd64 ] && [ -z "${JAVA_HOME:-}" ]; then
 fi
 missing=()
 command -v /usr/bin/python3 >/dev/null || missing+=(python3)
+# 'comfyctl setup' tests create real virtual environments: Debian splits venv and ensurepip out of python3.
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v git >/dev/null || missing+=(git)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v mvn >/dev/null || missing+=(maven)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
