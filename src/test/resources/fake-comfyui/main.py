@@ -1257,8 +1257,9 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------ fake-only control routes
 
     def fake_hang(self):
-        self.send_json({"hung": True})
+        # Hung before the answer leaves, so no request that follows it can slip through.
         self.app.hung.set()
+        self.send_json({"hung": True})
 
     def fake_crash(self):
         code = int(self.param("code", "1"))
