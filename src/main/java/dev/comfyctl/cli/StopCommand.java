@@ -3,6 +3,7 @@ package dev.comfyctl.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.DaemonClient;
+import dev.comfyctl.daemon.DaemonException;
 import dev.comfyctl.daemon.DaemonInfo;
 import dev.comfyctl.daemon.DaemonStopper;
 import dev.comfyctl.supervisor.Strays;
@@ -33,21 +34,7 @@ final class StopCommand implements Callable<Integer> {
         new StepPrinter(out).banner("stop ComfyUI · " + config.comfyDir());
         Optional<DaemonInfo> daemon = DaemonInfo.read(config.home());
         if (daemon.isPresent()) {
-            JsonNode result = new DaemonClient(daemon.get(), config.managerToken()).lifecycle("stop", step -> { });
-            if (!result.path("ok").asBoolean()) {
-                throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
-            }
-            out.println(result.path("wasRunning").asBoolean()
-                    ? "ComfyUI " + (result.path("forced").asBoolean() ? "killed after the grace period" : "stopped")
-                    + " in " + result.path("tookMs").asLong() + " ms (signalled " + result.path("signalled") + ")"
-                    : "ComfyUI was not running");
-            if (daemon.get().background()) {
-                if (!DaemonStopper.stop(daemon.get(), config.stopGrace())) {
-                    throw new ExitException(ExitCode.FAILED, "the comfyctl daemon (pid " + daemon.get().pid()
-                            + ") did not exit; kill it with: kill -9 " + daemon.get().pid());
-                }
-                out.println("comfyctl daemon (pid " + daemon.get().pid() + ") stopped");
-            }
+            stopThroughDaemon(daemon.get(), config, out);
         }
         List<Strays.Stopped> strays = Strays.stopAll(config.comfyDir(), config.stopGrace());
         strays.forEach(stray -> out.println("stray ComfyUI " + stray.describe()));
@@ -59,5 +46,38 @@ final class StopCommand implements Callable<Integer> {
             throw new ExitException(ExitCode.FAILED, "processes " + survivors + " survived SIGKILL");
         }
         return ExitCode.OK;
+    }
+
+    private void stopThroughDaemon(DaemonInfo daemon, Config config, PrintWriter out) {
+        JsonNode result;
+        try {
+            result = new DaemonClient(daemon, config.managerToken()).lifecycle("stop", step -> { });
+        } catch (DaemonException e) {
+            if (!e.unreachable()) {
+                throw e;
+            }
+            // Alive but not answering (hung, or its jar replaced under it): end it the way systemd would.
+            spec.commandLine().getErr().println("comfyctl: warning: " + e.getMessage() + "; ending it with SIGTERM");
+            endDaemon(daemon, config, out);
+            return;
+        }
+        if (!result.path("ok").asBoolean()) {
+            throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
+        }
+        out.println(result.path("wasRunning").asBoolean()
+                ? "ComfyUI " + (result.path("forced").asBoolean() ? "killed after the grace period" : "stopped")
+                + " in " + result.path("tookMs").asLong() + " ms (signalled " + result.path("signalled") + ")"
+                : "ComfyUI was not running");
+        if (daemon.background()) {
+            endDaemon(daemon, config, out);
+        }
+    }
+
+    private static void endDaemon(DaemonInfo daemon, Config config, PrintWriter out) {
+        if (!DaemonStopper.stop(daemon, config.stopGrace())) {
+            throw new ExitException(ExitCode.FAILED, "the comfyctl daemon (pid " + daemon.pid()
+                    + ") did not exit; kill it with: kill -9 " + daemon.pid());
+        }
+        out.println("comfyctl daemon (pid " + daemon.pid() + ") stopped");
     }
 }

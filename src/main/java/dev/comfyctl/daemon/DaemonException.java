@@ -1,5 +1,7 @@
 package dev.comfyctl.daemon;
 
+import java.io.IOException;
+
 /** The daemon cannot start or cannot be reached; the message says why and what to do. */
 public final class DaemonException extends RuntimeException {
     public DaemonException(String message) {
@@ -8,5 +10,10 @@ public final class DaemonException extends RuntimeException {
 
     public DaemonException(String message, Throwable cause) {
         super(message, cause);
+    }
+
+    /** The daemon did not answer at all (as opposed to answering no), so only a signal can still reach it. */
+    public boolean unreachable() {
+        return getCause() instanceof IOException;
     }
 }

@@ -219,6 +219,25 @@ class LifecycleCommandsTest {
     }
 
     @Test
+    void stopEndsADaemonThatIsAliveButDoesNotAnswer() throws Exception {
+        Process silent = new ProcessBuilder("sleep", "300").start();
+        try (java.net.ServerSocket deaf = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Files.createDirectories(temp.resolve("state"));
+            Files.writeString(temp.resolve("state/daemon.json"), "{\"pid\": " + silent.pid() + ", \"host\": \"127.0.0.1\", \"port\": "
+                    + deaf.getLocalPort() + ", \"background\": true, \"startedAt\": \"2026-01-01T00:00:00Z\", \"version\": \"old\"}");
+            deaf.close();
+
+            Comfyctl.Result stopped = comfyctl.run("stop");
+
+            assertThat(stopped.exitCode()).as(stopped.err()).isZero();
+            assertThat(stopped.err()).contains("cannot reach the comfyctl daemon", "ending it with SIGTERM");
+            assertThat(silent.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            silent.destroyForcibly();
+        }
+    }
+
+    @Test
     void scheduleWithoutADaemonSaysHowToStartOne() {
         Comfyctl.Result status = comfyctl.run("schedule", "status");
 
