@@ -47,6 +47,10 @@ public record Config(Map<Setting, Value> values) {
         if (proxyAuth().equals("basic") && (proxyBasicUser().isEmpty() || proxyBasicPassword().isEmpty())) {
             problems.add("PROXY_AUTH=basic needs PROXY_BASIC_USER and PROXY_BASIC_PASSWORD");
         }
+        if (workersConfigured() && workers().count().orElse(1) > 1 && cudaDevice().isPresent()) {
+            problems.add("WORKERS=" + workers() + " runs each instance on its own GPU, but COMFYUI_CUDA_DEVICE="
+                    + cudaDevice().getAsInt() + " would put them all on one: unset COMFYUI_CUDA_DEVICE (or set it to auto)");
+        }
         return problems;
     }
 
@@ -276,5 +280,18 @@ public record Config(Map<Setting, Value> values) {
 
     public Path logsDir() {
         return home().resolve("logs");
+    }
+
+    // One ComfyUI per GPU (issue 5)
+    public Workers workers() {
+        return (Workers) get(Setting.WORKERS);
+    }
+
+    /**
+     * Whether WORKERS was set at all: then the instances are named {@code comfyui-gpuN}; left at its default,
+     * the one instance keeps its old name {@code comfyui}, port, logs and pid file.
+     */
+    public boolean workersConfigured() {
+        return value(Setting.WORKERS).source() != Source.DEFAULT;
     }
 }

@@ -99,7 +99,12 @@ public enum Setting {
     WEBHOOK_URLS(Parsers::webhookUrls, "",
             "comma-separated http(s) URLs that get every event as a JSON POST, retried with backoff; may hold tokens"),
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
-            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all");
+            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
+
+    // One ComfyUI per GPU (issue 5): how many instances, each supervised on its own
+    WORKERS(Workers::parse, "comfyui:1",
+            "ComfyUI instances: comfyui:N, or comfyui:auto for one per detected GPU (1 without a GPU); once set, they are"
+                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index");
 
     private final Function<String, Object> parser;
     private final String defaultValue;
