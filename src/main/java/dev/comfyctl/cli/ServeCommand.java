@@ -3,11 +3,14 @@ package dev.comfyctl.cli;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.supervisor.StartFailedException;
+import dev.comfyctl.supervisor.StartOutcome;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
@@ -29,11 +32,14 @@ final class ServeCommand implements Callable<Integer> {
         Daemon daemon = Daemon.start(config, background);
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "comfyctl-shutdown"));
         if (config.autostart()) {
-            try {
-                daemon.instance().start(event -> { }).join();
-            } catch (CompletionException e) {
-                if (!(e.getCause() instanceof StartFailedException)) {
-                    throw e;
+            List<CompletableFuture<StartOutcome>> starts = daemon.instances().stream().map(i -> i.start(event -> { })).toList();
+            for (CompletableFuture<StartOutcome> start : starts) {
+                try {
+                    start.join();
+                } catch (CompletionException e) {
+                    if (!(e.getCause() instanceof StartFailedException)) {
+                        throw e;
+                    }
                 }
             }
         }

@@ -1,9 +1,12 @@
 package dev.comfyctl.daemon;
 
 import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.process.PortOwner;
+import dev.comfyctl.proxy.Backend;
+import dev.comfyctl.proxy.Balancer;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.proxy.ReverseProxy;
@@ -11,7 +14,8 @@ import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.schedule.RestartScheduler;
 import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
-import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.supervisor.InstanceGroup;
+import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.telemetry.DaemonEvents;
 import dev.comfyctl.telemetry.Metrics;
 import dev.comfyctl.web.AccessGuard;
@@ -28,17 +32,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -51,14 +54,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
     private static final Duration BIND_TIMEOUT = Duration.ofSeconds(10);
-    public static final String INSTANCE_NAME = "comfyui";
+    public static final String INSTANCE_NAME = InstanceGroup.SINGLE;
+    /** How often the balancer reads each instance's queue, when there are several. */
+    private static final Duration BALANCER_POLL = Duration.ofSeconds(1);
 
     private final Config config;
     private final DaemonLock lock;
     private final Vertx vertx;
     private final HttpServer server;
-    private final ComfyInstance instance;
-    /** The instance's policies (idle stop, hang watchdog, restart schedule), closed before the instance. */
+    private final InstanceGroup instances;
+    /** The instances' policies (idle stop, hang watchdog, restart schedule, balancer), closed before the instances. */
     private final List<AutoCloseable> policies;
     private final Metrics metrics;
     private final DaemonEvents events;
@@ -66,13 +71,13 @@ public final class Daemon implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
-    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
+    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, InstanceGroup instances,
                    List<AutoCloseable> policies, Metrics metrics, DaemonEvents events, DaemonInfo info) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
-        this.instance = instance;
+        this.instances = instances;
         this.policies = policies;
         this.metrics = metrics;
         this.events = events;
@@ -87,28 +92,36 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(Config config, boolean background) {
         DaemonLock lock = lock(config);
         Vertx vertx = Vertx.vertx();
-        ComfyInstance instance = null;
+        InstanceGroup instances = null;
         List<AutoCloseable> policies = new ArrayList<>();
         Metrics metrics = new Metrics();
         DaemonEvents events = null;
         try {
-            String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
-            ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
-            instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
-                    config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, events.events());
-            events.watch(instance);
-            IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(),
-                    events.events());
-            policies.add(idle);
-            HangWatchdog watchdog = new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures(),
-                    events.events());
-            policies.add(watchdog);
-            RestartScheduler scheduler = new RestartScheduler(instance, client, gpuDetector, config.home(), config.restartInterval(),
+            // --- instances (one ComfyUI per GPU with WORKERS): each with its own idle stop and hang watchdog ---
+            try {
+                instances = InstanceGroup.create(config, gpuDetector, events.events());
+            } catch (IllegalArgumentException e) {
+                throw new DaemonException(e.getMessage(), e);
+            }
+            Map<ComfyInstance, IdleStopper> idleStoppers = new LinkedHashMap<>();
+            for (ComfyInstance instance : instances.all()) {
+                events.watch(instance);
+                ComfyClient client = instance.spec().client();
+                IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(),
+                        Clock.systemUTC(), events.events());
+                policies.add(idle);
+                idleStoppers.put(instance, idle);
+                policies.add(new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures(),
+                        events.events()));
+            }
+            // One schedule for all instances: they are restarted one after another, never all at once.
+            RestartScheduler scheduler = new RestartScheduler(instances.all(), gpuDetector, config.home(), config.restartInterval(),
                     config.restartDrainMax(), config.autoRestartDisabled(), Clock.systemUTC(), events.events());
             policies.add(scheduler);
+            // --- end of instances ---
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -119,29 +132,41 @@ public final class Daemon implements AutoCloseable {
             router.route().handler(new AccessGuard(config.managerToken(),
                     AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
                     Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
-            ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
+            ControlRoutes control = new ControlRoutes(idleStoppers, gpuDetector, daemonJson);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
-            new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            new ManagerPage(instances.all(), control, instances.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
-            WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait(), events.events());
-            metrics.watch(instance, wake, idle);
-            ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), wake, metrics.proxy());
+            // --- proxy: each instance behind its own wake policy; the balancer picks one per request ---
+            List<Backend> backends = new ArrayList<>();
+            for (ComfyInstance instance : instances.all()) {
+                IdleStopper idle = idleStoppers.get(instance);
+                WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                        config.wakeOnRequest(), config.startupWait(), events.events());
+                metrics.watch(instance, wake, idle);
+                ComfyClient client = instance.spec().client();
+                backends.add(new Backend(instance.name(),
+                        SocketAddress.inetSocketAddress(instance.spec().port(), InstanceGroup.connectHost(config)), wake,
+                        () -> instance.state() == InstanceState.READY,
+                        () -> queued(client)));
+            }
+            Balancer balancer = new Balancer(backends, BALANCER_POLL);
+            policies.add(balancer);
+            ReverseProxy proxy = new ReverseProxy(vertx, balancer, config.proxyTimeout(), metrics.proxy());
             router.route().handler(ctx -> proxy.handle(ctx.request()));
+            // --- end of proxy ---
             HttpServer server = bind(vertx, router, config);
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
-            idle.start();
-            watchdog.start();
+            idleStoppers.values().forEach(IdleStopper::start);
+            policies.stream().filter(HangWatchdog.class::isInstance).map(HangWatchdog.class::cast).forEach(HangWatchdog::start);
             scheduler.start();
-            return new Daemon(config, lock, vertx, server, instance, policies, metrics, events, info);
+            return new Daemon(config, lock, vertx, server, instances, policies, metrics, events, info);
         } catch (RuntimeException | IOException e) {
             closeInReverse(policies);
-            if (instance != null) {
-                instance.close();
+            if (instances != null) {
+                instances.close();
             }
             if (events != null) {
                 events.close();
@@ -151,6 +176,11 @@ public final class Daemon implements AutoCloseable {
             closeQuietly(lock);
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
+    }
+
+    private static int queued(ComfyClient client) {
+        QueueStatus queue = client.queue();
+        return queue.runningCount() + queue.pendingCount();
     }
 
     private static DaemonLock lock(Config config) {
@@ -199,8 +229,14 @@ public final class Daemon implements AutoCloseable {
         return info;
     }
 
+    /** The first instance (the only one unless WORKERS is set). */
     public ComfyInstance instance() {
-        return instance;
+        return instances.first();
+    }
+
+    /** Every instance, gpu0 first. */
+    public List<ComfyInstance> instances() {
+        return instances.all();
     }
 
     /** Blocks until {@link #close()} has finished. */
@@ -217,7 +253,7 @@ public final class Daemon implements AutoCloseable {
         log.info("comfyctl daemon shutting down");
         try {
             closeInReverse(policies);
-            instance.close();
+            instances.close();
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         } catch (Exception e) {

@@ -9,6 +9,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,7 +34,12 @@ public final class ManagerPage {
     private final EventStream events;
 
     public ManagerPage(ComfyInstance instance, ControlRoutes control, Path logsDir) {
-        this(new EventStream(instance, control::statusJson, new SessionLogs(logsDir), STATUS_INTERVAL, HEARTBEAT_INTERVAL));
+        this(List.of(instance), control, logsDir);
+    }
+
+    /** @param logsDir the session logs whose tail the page shows (the first instance's) */
+    public ManagerPage(List<ComfyInstance> instances, ControlRoutes control, Path logsDir) {
+        this(new EventStream(instances, control::statusJson, new SessionLogs(logsDir), STATUS_INTERVAL, HEARTBEAT_INTERVAL));
     }
 
     ManagerPage(EventStream events) {
