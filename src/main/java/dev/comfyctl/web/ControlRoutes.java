@@ -194,9 +194,10 @@ public final class ControlRoutes {
         List<ComfyInstance> targets = wanted == null ? instances
                 : instances.stream().filter(instance -> instance.name().equals(wanted)).toList();
         if (targets.isEmpty()) {
-            json(response, 404, new JsonObject().put("error", "no instance named '" + wanted + "'; the instances are "
-                            + String.join(", ", names()) + " (see 'comfyctl status')")
-                    .put("instances", new JsonArray(names())));
+            json(response, 404, new JsonObject().put("type", "result").put("ok", false)
+                    .put("error", "no instance named '" + wanted + "'; the instances are " + String.join(", ", names())
+                            + " (see 'comfyctl status')")
+                    .put("validInstances", new JsonArray(names())));
             return;
         }
         Context context = ctx.vertx().getOrCreateContext();
