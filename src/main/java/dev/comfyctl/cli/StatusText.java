@@ -48,13 +48,13 @@ final class StatusText {
             String name = instance.path("name").asText();
             JsonNode health = instance.path("health");
             if (!health.isMissingNode() && !health.path("ok").asBoolean()) {
-                line(text, name, "API NOT answering: " + health.path("error").asText());
+                note(text, name, "API NOT answering: " + health.path("error").asText());
             }
             if (instance.has("lastError")) {
-                line(text, name, "last error: " + instance.path("lastError").asText());
+                note(text, name, "last error: " + instance.path("lastError").asText());
             }
             if (instance.has("sessionLog")) {
-                line(text, name, "log: " + instance.path("sessionLog").asText());
+                note(text, name, "log: " + instance.path("sessionLog").asText());
             }
         }
     }
@@ -92,6 +92,11 @@ final class StatusText {
                 line(text, "log", instance.path("sessionLog").asText());
             }
         }
+    }
+
+    /** A fact about one instance below the table, under its name. */
+    private static void note(StringBuilder text, String instance, String value) {
+        text.append(String.format("%-16s %s%n", instance, value));
     }
 
     private static void line(StringBuilder text, String label, String value) {
