@@ -10,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,6 +98,28 @@ public final class InstanceGroup implements AutoCloseable {
                     Map.of(), client, siblings));
         }
         return specs;
+    }
+
+    /**
+     * Where the session logs of the named instance are, or of the first when {@code instance} is empty; for tools
+     * that read them without a daemon.
+     *
+     * @throws IllegalArgumentException when WORKERS does not give an instance of that name
+     */
+    public static Path logsDir(Config config, Optional<String> instance) {
+        if (!config.workersConfigured()) {
+            if (instance.isPresent() && !instance.get().equals(SINGLE)) {
+                throw new IllegalArgumentException("no instance named '" + instance.get() + "': WORKERS is not set, so the only"
+                        + " instance is " + SINGLE);
+            }
+            return config.logsDir();
+        }
+        String name = instance.orElse(SINGLE + "-gpu0");
+        if (!name.matches(SINGLE + "-gpu\\d{1,2}")) {
+            throw new IllegalArgumentException("no instance named '" + name + "': with WORKERS they are named "
+                    + SINGLE + "-gpu0, " + SINGLE + "-gpu1, ... (see 'comfyctl status')");
+        }
+        return config.logsDir().resolve(name);
     }
 
     /** Where comfyctl reaches ComfyUI: its listen address, or loopback when it listens on every address. */

@@ -83,6 +83,12 @@ class MultiInstanceCommandsTest {
             assertThat(lines).anySatisfy(line -> assertThat(line.split("\\s+")).startsWith(name, "READY").contains(port, gpu));
         }
         assertThat(lines).anySatisfy(line -> assertThat(line).startsWith("comfyui-gpu1").contains(" log: ", "logs/comfyui-gpu1/"));
+
+        Comfyctl.Result logs = comfyctl.run("logs", "--instance", "comfyui-gpu1", "-n", "5");
+
+        assertThat(logs.exitCode()).as(logs.err()).isZero();
+        assertThat(logs.out()).contains("logs/comfyui-gpu1/");
+        assertThat(comfyctl.run("logs", "--instance", "gpu1").exitCode()).isEqualTo(ExitCode.INVALID_INPUT);
     }
 
     @Test

@@ -166,6 +166,16 @@ class MultiInstanceDaemonTest {
     }
 
     @Test
+    void metricsAreLabelledWithEachInstance() {
+        String metrics = Http.get(base.resolve("/metrics")).body();
+
+        for (String name : List.of(GPU0, GPU1)) {
+            assertThat(metrics).contains("comfyctl_instance_state{instance=\"" + name + "\",state=\"READY\"} 1.0",
+                    "comfyctl_instance_wakes_total{instance=\"" + name + "\"}");
+        }
+    }
+
+    @Test
     void anUnknownInstanceIs404WithTheValidNames() throws Exception {
         HttpResponse<String> response = Http.postJson(base.resolve("/manager/stop?instance=comfyui-gpu7"), "");
 

@@ -104,6 +104,20 @@ class InstanceGroupTest {
     }
 
     @Test
+    void theSessionLogsOfAnInstanceAreFoundByItsName() {
+        Config single = config();
+        Config several = config("WORKERS", "comfyui:2");
+
+        assertThat(InstanceGroup.logsDir(single, Optional.empty())).isEqualTo(single.logsDir());
+        assertThat(InstanceGroup.logsDir(several, Optional.empty())).isEqualTo(several.logsDir().resolve("comfyui-gpu0"));
+        assertThat(InstanceGroup.logsDir(several, Optional.of("comfyui-gpu1"))).isEqualTo(several.logsDir().resolve("comfyui-gpu1"));
+        assertThatThrownBy(() -> InstanceGroup.logsDir(single, Optional.of("comfyui-gpu1")))
+                .hasMessageContaining("WORKERS is not set");
+        assertThatThrownBy(() -> InstanceGroup.logsDir(several, Optional.of("../etc")))
+                .hasMessageContaining("comfyui-gpu0, comfyui-gpu1, ...");
+    }
+
+    @Test
     void aStrayIsKnownByTheComfyUiPortItWasGiven() {
         assertThat(Strays.port(process("python", "main.py", "--listen", "127.0.0.1", "--port", "8190"))).hasValue(8190);
         assertThat(Strays.port(process("python", "main.py", "--port=8191"))).hasValue(8191);
