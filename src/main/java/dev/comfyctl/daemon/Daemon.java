@@ -148,7 +148,7 @@ public final class Daemon implements AutoCloseable {
                 ComfyClient client = instance.spec().client();
                 backends.add(new Backend(instance.name(),
                         SocketAddress.inetSocketAddress(instance.spec().port(), InstanceGroup.connectHost(config)), wake,
-                        () -> instance.state() == InstanceState.READY,
+                        () -> instance.state() == InstanceState.READY && !scheduler.isRestarting(instance),
                         () -> queued(client)));
             }
             Balancer balancer = new Balancer(backends, BALANCER_POLL);

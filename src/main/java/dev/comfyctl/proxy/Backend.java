@@ -11,7 +11,8 @@ import java.util.function.IntSupplier;
  * @param name the instance's name, as the sticky-session cookie carries it
  * @param address where its ComfyUI listens
  * @param policy what its requests must pass first (its wake on request and idle clock)
- * @param ready whether it serves right now; prompts go to ready backends first
+ * @param ready whether it serves right now and should take new prompts (not while a scheduled restart drains it);
+ *     prompts go to ready backends first
  * @param queued its prompts running and pending, read from ComfyUI; may block, is called off the event loop,
  *     and throws when ComfyUI does not answer
  */

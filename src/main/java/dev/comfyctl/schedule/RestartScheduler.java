@@ -62,6 +62,8 @@ public final class RestartScheduler implements AutoCloseable {
     private volatile boolean enabled;
     private volatile Instant nextRestart;
     private volatile boolean restarting;
+    /** The instance the running cycle is draining or restarting, null between them. */
+    private volatile ComfyInstance inCycle;
     private volatile Instant lastRestart;
     private volatile String lastOutcome;
 
@@ -114,6 +116,14 @@ public final class RestartScheduler implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Whether a restart cycle is draining or restarting {@code instance} right now: new prompts are better sent to
+     * another instance.
+     */
+    public boolean isRestarting(ComfyInstance instance) {
+        return inCycle == instance;
+    }
+
     public Status status() {
         return new Status(enabled, interval, enabled ? Optional.of(nextRestart) : Optional.empty(), restarting,
                 Optional.ofNullable(lastRestart), Optional.ofNullable(lastOutcome));
@@ -159,6 +169,7 @@ public final class RestartScheduler implements AutoCloseable {
             List<String> outcomes = new ArrayList<>();
             for (Target target : targets) {
                 String outcome;
+                inCycle = target.instance();
                 try {
                     outcome = restartIfRunning(target, drain, why);
                 } catch (RuntimeException e) {
@@ -167,6 +178,8 @@ public final class RestartScheduler implements AutoCloseable {
                     }
                     // One instance that fails to come back must not keep the others from their restart.
                     outcome = why + " FAILED: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage());
+                } finally {
+                    inCycle = null;
                 }
                 log.info("{}: {}", target.instance().name(), outcome);
                 outcomes.add(targets.size() == 1 ? outcome : target.instance().name() + ": " + outcome);

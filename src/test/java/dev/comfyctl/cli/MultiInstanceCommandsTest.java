@@ -2,7 +2,6 @@ package dev.comfyctl.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.supervisor.Strays;
 import dev.comfyctl.testing.FakeComfyUi;
 import dev.comfyctl.testing.Ports;
@@ -34,7 +33,7 @@ class MultiInstanceCommandsTest {
         long vram = 24564L * 1024 * 1024;
         Map<String, Object> gpu = Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram);
         fake.behave(Map.of("devices", List.of(gpu, gpu)));
-        comfyPort = twoFreePorts();
+        comfyPort = Ports.freeRun(2);
         comfyctl = new Comfyctl(temp, Map.of(
                 "COMFYCTL_HOME", temp.resolve("state").toString(),
                 "COMFYUI_DIR", fake.dir().toString(),
@@ -50,16 +49,6 @@ class MultiInstanceCommandsTest {
     @AfterEach
     void stopEverything() {
         comfyctl.run("stop");
-    }
-
-    private static int twoFreePorts() {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int port = Ports.free();
-            if (port < 65_535 && PortOwner.isFree("127.0.0.1", port + 1)) {
-                return port;
-            }
-        }
-        throw new IllegalStateException("no two consecutive free ports");
     }
 
     @Test

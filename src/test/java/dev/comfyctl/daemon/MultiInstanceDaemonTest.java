@@ -3,7 +3,6 @@ package dev.comfyctl.daemon;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.config.Config;
-import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.Balancer;
 import dev.comfyctl.proxy.ReverseProxy;
 import dev.comfyctl.supervisor.ComfyInstance;
@@ -61,7 +60,7 @@ class MultiInstanceDaemonTest {
         fake.behave(Map.of("prompt_seconds", 1.5, "devices", List.of(
                 Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram),
                 Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram))));
-        config = TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_PORT", Integer.toString(twoFreePorts()),
+        config = TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_PORT", Integer.toString(Ports.freeRun(2)),
                 "GPU_MODE", "mock", "GPU_MOCK_COUNT", "2", "WORKERS", "comfyui:auto", "IDLE_TIMEOUT_SECONDS", "0");
         daemon = Daemon.start(config, false);
         base = URI.create("http://127.0.0.1:" + config.managerPort());
@@ -74,17 +73,6 @@ class MultiInstanceDaemonTest {
         if (daemon != null) {
             daemon.close();
         }
-    }
-
-    /** A port p with p + 1 free too: the instances take COMFYUI_PORT + index. */
-    private static int twoFreePorts() {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int port = Ports.free();
-            if (port < 65_535 && PortOwner.isFree("127.0.0.1", port + 1)) {
-                return port;
-            }
-        }
-        throw new IllegalStateException("no two consecutive free ports");
     }
 
     private ComfyInstance instance(String name) {
