@@ -140,7 +140,8 @@ public final class Balancer implements AutoCloseable {
         if (sticky.isPresent()) {
             return new Choice(sticky.get(), false);
         }
-        if (isPrompt(request)) {
+        if (isPrompt(request) || ReverseProxy.isWebSocketUpgrade(request)) {
+            // Neither starts a browser session: a page load does, and its WebSocket then follows the cookie.
             return new Choice(leastLoaded(Comparator.comparingInt(backend -> 0)), false);
         }
         Backend chosen = leastLoaded(Comparator.comparingInt(backend -> loads.get(backend).sessions.get()));

@@ -54,11 +54,6 @@ public final class ControlRoutes {
     private final GpuDetector gpuDetector;
     private final JsonObject daemon;
 
-    /** One instance: its client is the one in its spec. */
-    public ControlRoutes(ComfyInstance instance, IdleStopper idle, GpuDetector gpuDetector, JsonObject daemon) {
-        this(Map.of(instance, idle), gpuDetector, daemon);
-    }
-
     /** @param instances every instance with its idle stopper, in the order status lists them (a LinkedHashMap) */
     public ControlRoutes(Map<ComfyInstance, IdleStopper> instances, GpuDetector gpuDetector, JsonObject daemon) {
         this.instances = List.copyOf(instances.keySet());

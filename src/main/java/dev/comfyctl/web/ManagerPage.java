@@ -33,10 +33,6 @@ public final class ManagerPage {
     private final String html;
     private final EventStream events;
 
-    public ManagerPage(ComfyInstance instance, ControlRoutes control, Path logsDir) {
-        this(List.of(instance), control, logsDir);
-    }
-
     /** @param logsDir the session logs whose tail the page shows (the first instance's) */
     public ManagerPage(List<ComfyInstance> instances, ControlRoutes control, Path logsDir) {
         this(new EventStream(instances, control::statusJson, new SessionLogs(logsDir), STATUS_INTERVAL, HEARTBEAT_INTERVAL));
