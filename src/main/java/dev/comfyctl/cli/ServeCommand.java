@@ -2,13 +2,11 @@ package dev.comfyctl.cli;
 
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
-import dev.comfyctl.supervisor.StartFailedException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletionException;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Runs the comfyctl daemon in the foreground (what systemd and containers run).",
@@ -28,15 +26,7 @@ final class ServeCommand implements Callable<Integer> {
         Config config = options.load();
         Daemon daemon = Daemon.start(config, background);
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "comfyctl-shutdown"));
-        if (config.autostart()) {
-            try {
-                daemon.instance().start(event -> { }).join();
-            } catch (CompletionException e) {
-                if (!(e.getCause() instanceof StartFailedException)) {
-                    throw e;
-                }
-            }
-        }
+        daemon.finishStartup();
         daemon.awaitClosed();
         return ExitCode.OK;
     }
