@@ -111,7 +111,7 @@ public final class InstanceTracer implements InstanceListener {
             children.put(step, child);
         }
         switch (event.outcome()) {
-            case RUNNING -> child.span().addEvent(event.message(), event.at());
+            case RUNNING -> child.span().addEvent("running", Attributes.of(MESSAGE, event.message()), event.at());
             case DONE, WARNING -> {
                 child.span().setAttribute(MESSAGE, event.message());
                 if (event.outcome() == StepEvent.Outcome.WARNING) {
