@@ -72,7 +72,8 @@ public final class InstanceTracer implements InstanceListener {
         if (to == InstanceState.STARTING) {
             startedAt = Instant.now();
             Span given = adopted.getAndSet(null);
-            owned = given == null;
+            // An ended span was given for a start that never came (the instance was already running).
+            owned = given == null || !given.isRecording();
             start = owned ? tracer.spanBuilder(START_SPAN).setNoParent().setAllAttributes(machine.attributes())
                     .setAttribute(StartupSteps.STEP_NAME, "ComfyUI start").setAttribute(StartupSteps.PHASE, Phase.COMFYUI.attribute())
                     .setAttribute(INSTANCE, name).setAttribute(REASON, reason).setStartTimestamp(startedAt).startSpan()

@@ -79,7 +79,7 @@ class HealthRoutesTest {
 
     @Test
     void readyFlipsFrom503To200OnlyWhenEveryInstanceIsReady() {
-        fake.behave(Map.of("startup_delay_seconds", 2));
+        fake.behave(Map.of("startup_delay_seconds", 5));
         startDaemon();
         HttpResponse<String> stopped = Http.get(health("/ready"));
         assertThat(stopped.statusCode()).isEqualTo(503);
