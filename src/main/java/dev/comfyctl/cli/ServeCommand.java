@@ -1,5 +1,6 @@
 package dev.comfyctl.cli;
 
+import dev.comfyctl.telemetry.LogSetup;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
 import picocli.CommandLine.Command;
@@ -20,8 +21,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (options.environment().get(Main.LOG_LEVEL) == null) {
-            System.setProperty(Main.LOG_LEVEL, "INFO");
+        if (options.environment().get(LogSetup.LEVEL_PROPERTY) == null) {
+            System.setProperty(LogSetup.LEVEL_PROPERTY, "INFO");
         }
         Config config = options.load();
         Daemon daemon = Daemon.start(config, background);
