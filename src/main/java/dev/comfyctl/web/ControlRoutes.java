@@ -13,6 +13,7 @@ import dev.comfyctl.supervisor.StartFailedException;
 import dev.comfyctl.supervisor.StartOutcome;
 import dev.comfyctl.supervisor.StepEvent;
 import dev.comfyctl.supervisor.StopOutcome;
+import dev.comfyctl.telemetry.StartupSteps;
 import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
@@ -53,13 +54,16 @@ public final class ControlRoutes {
     private final Map<ComfyInstance, AtomicInteger> starts = new ConcurrentHashMap<>();
     private final GpuDetector gpuDetector;
     private final JsonObject daemon;
+    private final StartupSteps steps;
 
     /** @param instances every instance with its idle stopper, in the order status lists them (a LinkedHashMap) */
-    public ControlRoutes(Map<ComfyInstance, IdleStopper> instances, GpuDetector gpuDetector, JsonObject daemon) {
+    public ControlRoutes(Map<ComfyInstance, IdleStopper> instances, GpuDetector gpuDetector, JsonObject daemon,
+                         StartupSteps steps) {
         this.instances = List.copyOf(instances.keySet());
         this.idle = Map.copyOf(instances);
         this.gpuDetector = gpuDetector;
         this.daemon = daemon;
+        this.steps = steps;
         for (ComfyInstance instance : this.instances) {
             AtomicInteger count = new AtomicInteger();
             starts.put(instance, count);
@@ -100,6 +104,7 @@ public final class ControlRoutes {
         JsonObject status = new JsonObject()
                 .put("daemon", daemon.copy().put("uptimeSeconds",
                         Duration.between(Instant.parse(daemon.getString("startedAt")), Instant.now()).toSeconds()))
+                .put("steps", HealthRoutes.stepsJson(steps.list()))
                 .put("instances", instancesJson)
                 .put("gpus", gpuJson);
         gpus.warning().ifPresent(warning -> status.put("gpuWarning", warning));
