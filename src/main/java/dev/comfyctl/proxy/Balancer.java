@@ -46,6 +46,8 @@ public final class Balancer implements AutoCloseable {
     private static final Set<String> PROMPT_PATHS = Set.of("/prompt", "/api/prompt");
     private static final Set<String> INTERRUPT_PATHS = Set.of("/interrupt", "/api/interrupt");
     private static final List<String> PROMPT_ID_PREFIXES = List.of("/history/", "/api/history/", "/api/jobs/");
+    /** No tie-break of its own: the first backend in order wins. */
+    private static final Comparator<Backend> IN_ORDER = (a, b) -> 0;
 
     /** Where a request goes, and whether the response should carry the cookie that keeps its session there. */
     public record Choice(Backend backend, boolean setCookie) {
@@ -142,7 +144,7 @@ public final class Balancer implements AutoCloseable {
         }
         if (isPrompt(request) || ReverseProxy.isWebSocketUpgrade(request)) {
             // Neither starts a browser session: a page load does, and its WebSocket then follows the cookie.
-            return new Choice(leastLoaded(Comparator.comparingInt(backend -> 0)), false);
+            return new Choice(leastLoaded(IN_ORDER), false);
         }
         Backend chosen = leastLoaded(Comparator.comparingInt(backend -> loads.get(backend).sessions.get()));
         loads.get(chosen).sessions.incrementAndGet();
