@@ -3,6 +3,8 @@ package dev.comfyctl.daemon;
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.install.ComfyUiUpdate;
+import dev.comfyctl.install.UpdateSettings;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
@@ -18,6 +20,7 @@ import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
+import dev.comfyctl.web.UpdateRoutes;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -122,6 +125,10 @@ public final class Daemon implements AutoCloseable {
             ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
+            // --- comfyctl update: moves ComfyUI to another version, draining and restarting every instance ---
+            new UpdateRoutes(UpdateSettings.from(config, System.getenv()),
+                    List.of(new ComfyUiUpdate.Supervised(instance, client)), events.events()).mount(router);
+            // --- end of comfyctl update ---
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);

@@ -23,7 +23,11 @@ public enum EventType {
     FORCED_KILL,
     START_FAILED,
     /** Memory, disk and VRAM figures of the machine. */
-    SYSTEM_STATUS;
+    SYSTEM_STATUS,
+    /** comfyctl update: one step of moving ComfyUI to another version (and back) has ended. */
+    UPDATE,
+    /** comfyctl update: the new version failed and ComfyUI went back to the one before; carries the log tail. */
+    UPDATE_FAILED;
 
     /** The lower-case name, such as {@code comfyui_ready}. */
     public String id() {
