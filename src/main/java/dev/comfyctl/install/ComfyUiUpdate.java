@@ -64,6 +64,8 @@ public final class ComfyUiUpdate {
     private final Clock clock;
     private final Events events;
     private final Consumer<Progress> listener;
+    /** The step under way, reported as failed when the rollback begins. */
+    private int current;
 
     ComfyUiUpdate(ComfyUiCheckout checkout, Requirements requirements, UpdateHistory history, List<Supervised> instances,
                   Duration drainMax, Clock clock, Events events, Consumer<Progress> listener) {
@@ -212,6 +214,7 @@ public final class ComfyUiUpdate {
                 ? toName + " did not become ready: start step " + start.step().number() + " (" + start.step().title() + ") failed: "
                 + start.getMessage()
                 : cause.getMessage();
+        finished(current, Outcome.FAILED, why);
         started(7, "the update to " + toName + " failed (" + why + "); going back to " + fromName);
         String back;
         try {
@@ -248,6 +251,7 @@ public final class ComfyUiUpdate {
     }
 
     private void started(int step, String message) {
+        current = step;
         listener.accept(new Progress(step, TITLES[step - 1], Outcome.RUNNING, message));
     }
 

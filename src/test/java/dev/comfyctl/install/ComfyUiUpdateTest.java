@@ -115,6 +115,7 @@ class ComfyUiUpdateTest {
         assertThat(client.health().ok()).isTrue();
         assertThat(progress).extracting(ComfyUiUpdate.Progress::title).contains("drain", "stop", "checkout", "restart", "rollback");
         assertThat(outcomeOf("requirements")).contains(ComfyUiUpdate.Outcome.SKIPPED);
+        assertThat(outcomeOf("restart")).contains(ComfyUiUpdate.Outcome.FAILED);
         assertThat(events).contains(EventType.UPDATE, EventType.UPDATE_FAILED);
     }
 
