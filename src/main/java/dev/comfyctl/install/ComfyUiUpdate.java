@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 
@@ -130,21 +131,37 @@ public final class ComfyUiUpdate {
                     changes);
         }
         String target;
-        if (request.rollback()) {
-            UpdateHistory.Last last = history.last().orElseThrow(() -> failed(1, "no update has been recorded in this state"
-                    + " directory, so there is no version to go back to; name one with 'comfyctl update --version TAG'", List.of()));
-            target = last.previous();
-        } else if (request.version().isPresent()) {
-            String version = request.version().get();
-            target = checkout.resolve(version).orElseThrow(() -> failed(1, "version " + version + " is neither a tag,"
-                    + " a branch nor a commit of ComfyUI's repository (origin of " + checkout.dir() + "); list the tags with"
-                    + " 'git -C " + checkout.dir() + " tag'. Nothing was changed", List.of()));
-        } else {
-            target = checkout.remoteDefault();
+        try {
+            target = target(request);
+        } catch (UpdateException e) {
+            throw failed(1, e.getMessage(), e.outputTail());
         }
         finished(1, target.equals(head) ? Outcome.SKIPPED : Outcome.DONE, "at " + checkout.describe(head) + ", going to "
                 + checkout.describe(target) + (request.rollback() ? " (the version before the last update)" : ""));
         return target;
+    }
+
+    private String target(Request request) {
+        if (request.rollback()) {
+            return history.last().map(UpdateHistory.Last::previous).orElseThrow(() -> new UpdateException("no update has been"
+                    + " recorded in this state directory, so there is no version to go back to; name one with"
+                    + " 'comfyctl update --version TAG'", List.of()));
+        }
+        try {
+            if (request.version().isPresent()) {
+                String version = request.version().get();
+                return checkout.resolve(version).orElseThrow(() -> new UpdateException("version " + version + " is neither a"
+                        + " tag, a branch nor a commit of ComfyUI's repository (origin of " + checkout.dir() + "); list the tags"
+                        + " with 'git -C " + checkout.dir() + " tag'. Nothing was changed", List.of()));
+            }
+            return checkout.remoteDefault();
+        } catch (UpdateException e) {
+            if (e.getMessage().startsWith("git fetch")) {
+                throw new UpdateException(e.getMessage() + ": is ComfyUI's repository reachable ('git -C " + checkout.dir()
+                        + " remote -v' shows where it is)? Nothing was changed", e.outputTail());
+            }
+            throw e;
+        }
     }
 
     private void drain(List<Supervised> running) {
@@ -230,7 +247,7 @@ public final class ComfyUiUpdate {
         return new UpdateException(message, tail);
     }
 
-    private static <T> T join(java.util.concurrent.CompletableFuture<T> future) {
+    private static <T> T join(CompletableFuture<T> future) {
         try {
             return future.join();
         } catch (CompletionException e) {

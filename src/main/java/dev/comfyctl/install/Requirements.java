@@ -41,7 +41,8 @@ final class Requirements {
             return false;
         }
         if (installed == null) {
-            installed = python().flatMap(python -> read(stamp(python))).orElseGet(() -> running.map(Requirements::sha256).orElse(UNKNOWN));
+            installed = python().flatMap(Requirements::stamp).flatMap(Requirements::read)
+                    .orElseGet(() -> running.map(Requirements::sha256).orElse(UNKNOWN));
         }
         return !installed.equals(sha256(wanted.get()));
     }
@@ -56,7 +57,7 @@ final class Requirements {
                 + " (looked for " + String.join(", ", VENV_CANDIDATES) + " in " + settings.dir() + "); set COMFYUI_PYTHON"
                 + " or create the virtual environment with 'comfyctl setup'", List.of()));
         installed = UNKNOWN;
-        deleteQuietly(stamp(python));
+        stamp(python).ifPresent(Requirements::deleteQuietly);
         List<String> command = new ArrayList<>(List.of(python.toString(), "-m", "pip", "--disable-pip-version-check",
                 "install", "-r", settings.dir().resolve(FILE).toString()));
         command.addAll(settings.pipArgs());
@@ -70,10 +71,13 @@ final class Requirements {
             throw new UpdateException(what + " could not run: " + failedToRun.reason(), List.of());
         }
         installed = sha256(wanted.orElseThrow());
-        try {
-            Files.writeString(stamp(python), installed);
-        } catch (IOException e) {
-            throw new UpdateException("cannot write " + stamp(python) + ": " + e.getMessage(), List.of());
+        Optional<Path> stamp = stamp(python);
+        if (stamp.isPresent()) {
+            try {
+                Files.writeString(stamp.get(), installed);
+            } catch (IOException e) {
+                throw new UpdateException("cannot write " + stamp.get() + ": " + e.getMessage(), List.of());
+            }
         }
     }
 
@@ -87,9 +91,10 @@ final class Requirements {
         return candidates.stream().filter(Files::isExecutable).findFirst();
     }
 
-    /** Beside the virtual environment's bin directory, where setup writes it. */
-    private static Path stamp(Path python) {
-        return python.getParent().resolveSibling(STAMP);
+    /** In the virtual environment, where setup writes it; a python outside of one gets none. */
+    private static Optional<Path> stamp(Path python) {
+        Path venv = python.getParent().getParent();
+        return venv != null && Files.isRegularFile(venv.resolve("pyvenv.cfg")) ? Optional.of(venv.resolve(STAMP)) : Optional.empty();
     }
 
     private static Optional<String> read(Path file) {

@@ -188,6 +188,23 @@ class ComfyUiUpdateTest {
     }
 
     @Test
+    void anUnreachableRepositoryIsAClearErrorAndNothingChanges() {
+        ComfyUiVersions.git(versions.dir(), "remote", "set-url", "origin", temp.resolve("gone").toString());
+        long pid = startV1();
+
+        assertThatThrownBy(() -> updateRunning(Optional.empty(), false))
+                .isInstanceOfSatisfying(UpdateException.class, e -> {
+                    assertThat(e.getMessage()).contains("git fetch", "is ComfyUI's repository reachable", "remote -v",
+                            "Nothing was changed");
+                    assertThat(e.outputTail()).anyMatch(line -> line.contains("gone"));
+                });
+
+        assertThat(outcomeOf("version")).contains(ComfyUiUpdate.Outcome.FAILED);
+        assertThat(versions.head()).isEqualTo(versions.commit("v1"));
+        assertThat(instance.snapshot().pid()).hasValue(pid);
+    }
+
+    @Test
     void aCheckoutWithLocalChangesIsRefusedAndTheChangesAreKept() throws Exception {
         Files.writeString(versions.dir().resolve("requirements.txt"), "comfyfake==1.0\nmy-own-package\n");
 
