@@ -24,6 +24,8 @@ public enum EventType {
     START_FAILED,
     /** Memory, disk and VRAM figures of the machine. */
     SYSTEM_STATUS,
+    /** A numbered step of the daemon's startup ended: number, name, phase, state, duration, error. */
+    STARTUP_STEP,
     /** comfyctl update: one step of moving ComfyUI to another version (and back) has ended. */
     UPDATE,
     /** comfyctl update: the new version failed and ComfyUI went back to the one before; carries the log tail. */

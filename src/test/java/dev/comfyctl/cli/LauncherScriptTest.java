@@ -60,7 +60,8 @@ class LauncherScriptTest {
                 "MANAGER_PORT", Integer.toString(Ports.free()),
                 "COMFYUI_PORT", Integer.toString(Ports.free()),
                 "GPU_MODE", "mock",
-                "COMFYUI_AUTOSTART", "false");
+                "COMFYUI_AUTOSTART", "false",
+                "HEALTH_PORT", "0");
     }
 
     @AfterEach

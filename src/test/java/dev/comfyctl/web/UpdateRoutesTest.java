@@ -55,6 +55,7 @@ class UpdateRoutesTest {
                 "MANAGER_PORT", Integer.toString(Ports.free()),
                 "GPU_MODE", "mock",
                 "COMFYUI_AUTOSTART", "false",
+                "HEALTH_PORT", "0",
                 "COMFYUI_STOP_GRACE_SECONDS", "2",
                 "RESTART_DRAIN_MAX_SECONDS", "60"), Map.of()).config();
         daemon = Daemon.start(config, false);
