@@ -99,7 +99,22 @@ public enum Setting {
     WEBHOOK_URLS(Parsers::webhookUrls, "",
             "comma-separated http(s) URLs that get every event as a JSON POST, retried with backoff; may hold tokens"),
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
-            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all");
+            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
+
+    // Component manifest (issue 5): custom nodes and models installed by 'comfyctl install' and before 'serve' starts ComfyUI
+    COMPONENT_MANIFEST(Parsers::optionalPath, "",
+            "JSON or YAML file of custom nodes and models, installed by 'comfyctl install' and by 'serve' before ComfyUI starts"),
+    EMPROPS_API_URL(Parsers::text, "",
+            "discovery API that names the custom nodes and models (/custom-nodes/defaults, /workflows/dependencies,"
+                    + " /collections/dependencies), used when COMPONENT_MANIFEST is empty"),
+    COMPONENTS(Parsers::text, "", "comma-separated workflows whose dependencies the discovery API adds"),
+    COLLECTIONS(Parsers::text, "", "comma-separated collections whose dependencies the discovery API adds"),
+    MODELS_DIR(Parsers::optionalPath, "", "where models are downloaded; empty = <COMFYUI_DIR>/models"),
+    CUSTOM_NODE_FAILURE(Parsers.choice("continue", "stop"), "continue",
+            "when a custom node fails to install: continue with the others, or stop (and 'serve' does not start)"),
+    MODEL_DOWNLOAD_CONCURRENCY(Parsers.intRange(1, 64), "3", "how many models download at once"),
+    MODEL_DOWNLOAD_RETRIES(Parsers.intRange(0, 100), "5",
+            "further attempts after a network error, each resuming where the last stopped (1 s backoff, doubled each time)");
 
     private final Function<String, Object> parser;
     private final String defaultValue;

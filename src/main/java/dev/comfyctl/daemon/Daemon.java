@@ -3,6 +3,8 @@ package dev.comfyctl.daemon;
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.install.InstallListener;
+import dev.comfyctl.install.StartupInstall;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
@@ -97,6 +99,9 @@ public final class Daemon implements AutoCloseable {
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
+            // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
+            StartupInstall.run(config, events.events(), InstallListener.NONE);
+            // --- end component manifest ---
             instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
                     config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, events.events());
             events.watch(instance);

@@ -23,7 +23,9 @@ public enum EventType {
     FORCED_KILL,
     START_FAILED,
     /** Memory, disk and VRAM figures of the machine. */
-    SYSTEM_STATUS;
+    SYSTEM_STATUS,
+    /** A custom node or model installed or failed before ComfyUI starts, and the summary (component manifest). */
+    COMPONENT_INSTALL;
 
     /** The lower-case name, such as {@code comfyui_ready}. */
     public String id() {
