@@ -14,6 +14,7 @@ import java.util.Map;
         description = "Runs ComfyUI in production: starts, watches, restarts and stops it.",
         subcommands = {
                 SetupCommand.class,
+                InstallCommand.class,
                 ServeCommand.class,
                 StartCommand.class,
                 StopCommand.class,

@@ -45,6 +45,8 @@ final class CustomNodeInstaller {
     private final List<String> pipArgs;
     private final Map<String, String> environment;
     private final InstallListener listener;
+    /** git from the PATH the commands run with, which may differ from this JVM's own. */
+    private final String git;
 
     CustomNodeInstaller(Path customNodesDir, Optional<Path> python, List<String> pipArgs, Map<String, String> environment,
                         InstallListener listener) {
@@ -53,6 +55,7 @@ final class CustomNodeInstaller {
         this.pipArgs = List.copyOf(pipArgs);
         this.environment = Map.copyOf(environment);
         this.listener = listener;
+        this.git = CommandRunner.findOnPath("git", environment.get("PATH")).map(Path::toString).orElse("git");
     }
 
     /** @throws NodeFailure saying what failed and how to fix it */
@@ -110,7 +113,7 @@ final class CustomNodeInstaller {
         try {
             Files.createDirectories(customNodesDir);
             deleteRecursively(partial);
-            expectSuccess("git clone " + node.url(), CommandRunner.run(List.of("git", "clone", "--quiet", node.url(),
+            expectSuccess("git clone " + node.url(), CommandRunner.run(List.of(git, "clone", "--quiet", node.url(),
                     partial.toString()), environment, GIT_TIMEOUT));
             Files.deleteIfExists(dir);
             Files.move(partial, dir);
@@ -129,7 +132,7 @@ final class CustomNodeInstaller {
     }
 
     private Optional<String> revParse(Path dir, String ref) {
-        CommandRunner.Outcome outcome = CommandRunner.run(List.of("git", "-C", dir.toString(), "rev-parse", "--verify", "--quiet",
+        CommandRunner.Outcome outcome = CommandRunner.run(List.of(git, "-C", dir.toString(), "rev-parse", "--verify", "--quiet",
                 ref + "^{commit}"), environment, GIT_TIMEOUT);
         if (outcome instanceof CommandRunner.Exited exited && exited.exitCode() == 0) {
             return Optional.of(exited.output().strip());
@@ -170,7 +173,7 @@ final class CustomNodeInstaller {
     }
 
     private void git(Path dir, String... arguments) {
-        List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        List<String> command = new ArrayList<>(List.of(git, "-C", dir.toString()));
         command.addAll(List.of(arguments));
         expectSuccess("git " + arguments[0], CommandRunner.run(command, environment, GIT_TIMEOUT));
     }
