@@ -113,7 +113,7 @@ final class CustomNodeInstaller {
         try {
             Files.createDirectories(customNodesDir);
             deleteRecursively(partial);
-            expectSuccess("git clone " + node.url(), CommandRunner.run(List.of(git, "clone", "--quiet", node.url(),
+            expectSuccess("git clone " + node.url(), CommandRunner.run(List.of(git, "clone", "--quiet", "--", node.url(),
                     partial.toString()), environment, GIT_TIMEOUT));
             Files.deleteIfExists(dir);
             Files.move(partial, dir);

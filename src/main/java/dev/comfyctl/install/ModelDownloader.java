@@ -106,7 +106,7 @@ final class ModelDownloader {
                 throw e;
             }
         }
-        String hash = sha256(part);
+        String hash = model.sha256().isPresent() ? sha256(part) : "";
         if (model.sha256().isPresent() && !model.sha256().get().equals(hash)) {
             deleteQuietly(part);
             throw new ModelFailure(model.url() + " has sha256 " + hash + " but the manifest says " + model.sha256().get()

@@ -8,13 +8,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -63,15 +70,19 @@ class CustomNodeInstallTest {
         environment.put("PATH", temp.resolve("bin") + ":" + System.getenv("PATH"));
     }
 
-    private InstallReport install(boolean stopOnFailure, CustomNode... nodes) {
+    private ComponentInstaller installer(boolean stopOnFailure) {
         return new ComponentInstaller(new ComponentInstaller.Options(comfyDir, comfyDir.resolve("models"), Optional.of(python),
                 List.of("--no-index", "--find-links", wheels.toString()), stopOnFailure, 2, 0, Duration.ofMillis(10), false),
-                listener, environment).install(new Manifest(List.of(nodes), List.of()));
+                listener, environment);
+    }
+
+    private InstallReport install(boolean stopOnFailure, CustomNode... nodes) {
+        return installer(stopOnFailure).install(new Manifest(List.of(nodes), List.of()));
     }
 
     /** A node whose install.py appends its name to order.txt. */
     private CustomNode node(String name, OptionalInt installOrder, Map<String, String> extraFiles) throws Exception {
-        Map<String, String> files = new java.util.HashMap<>(extraFiles);
+        Map<String, String> files = new HashMap<>(extraFiles);
         files.putIfAbsent("install.py", "open(r'" + order + "', 'a').write('" + name + "\\n')\n");
         files.putIfAbsent("__init__.py", "NODE_CLASS_MAPPINGS = {}\n");
         Path repository = LocalTools.repository(temp.resolve("origins").resolve(name), files);
@@ -99,7 +110,7 @@ class CustomNodeInstallTest {
     void aNodeIsClonedAtItsRefAndItsRequirementsGoIntoComfyUisPython() throws Exception {
         CustomNode node = node("WithDeps", OptionalInt.empty(), Map.of("requirements.txt", "tinynodedep==1.0\n",
                 "version.txt", "one\n"));
-        Path origin = Path.of(java.net.URI.create(node.url()));
+        Path origin = Path.of(URI.create(node.url()));
         LocalTools.commit(origin, Map.of("version.txt", "two\n"), "v2");
 
         InstallReport report = install(false, node);
@@ -133,7 +144,7 @@ class CustomNodeInstallTest {
     void aNewRefIsCheckedOutAndOneUnknownLocallyIsFetched() throws Exception {
         CustomNode node = node("Moving", OptionalInt.empty(), Map.of("version.txt", "one\n"));
         install(false, node);
-        Path origin = Path.of(java.net.URI.create(node.url()));
+        Path origin = Path.of(URI.create(node.url()));
         LocalTools.commit(origin, Map.of("version.txt", "two\n"), "v2");
         Files.delete(gitLog);
 
@@ -220,5 +231,36 @@ class CustomNodeInstallTest {
         assertThat(listener.calls).containsExactly("nodePlanned Planned: clone " + node.url() + " at v1 into "
                 + comfyDir.resolve("custom_nodes/Planned"));
         assertThat(comfyDir.resolve("custom_nodes")).doesNotExist();
+    }
+
+    @Test
+    void anOfflineMachineWithEverythingInstalledInstallsNothingAndSucceeds() throws Exception {
+        CustomNode node = node("Offline", OptionalInt.of(1), Map.of("requirements.txt", "tinynodedep==1.0\n"));
+        byte[] content = "model bytes".repeat(1000).getBytes(StandardCharsets.UTF_8);
+        Manifest manifest;
+        try (ModelServer server = new ModelServer()) {
+            server.serve("/m.safetensors", content);
+            manifest = new Manifest(List.of(node), List.of(new ModelFile(server.url("/m.safetensors"), "checkpoints",
+                    "m.safetensors", Optional.of(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(content))), OptionalLong.empty())));
+            assertThat(installer(false).install(manifest).succeeded()).isTrue();
+        }
+        deleteTree(Path.of(URI.create(node.url())));
+        Files.delete(pythonLog);
+
+        InstallReport offline = installer(false).install(manifest);
+
+        assertThat(offline.succeeded()).as(offline.summary()).isTrue();
+        assertThat(offline.summary()).isEqualTo("custom nodes: 0 installed, 1 up to date; models: 0 downloaded, 1 present");
+        assertThat(pythonLog).doesNotExist();
+    }
+
+
+    private static void deleteTree(Path dir) throws Exception {
+        try (var walk = Files.walk(dir)) {
+            for (Path each : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(each);
+            }
+        }
     }
 }

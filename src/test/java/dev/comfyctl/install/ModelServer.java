@@ -103,6 +103,8 @@ final class ModelServer implements AutoCloseable {
                     Thread.sleep(responseDelayMillis);
                 }
                 respond(connection.getOutputStream(), path, range);
+                // A FIN after the last byte, not a reset that could discard bytes still in flight.
+                connection.shutdownOutput();
             } finally {
                 active.decrementAndGet();
             }
