@@ -1,6 +1,7 @@
 package dev.comfyctl.install;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -218,5 +220,30 @@ class ModelDownloadTest {
 
         assertThat(report.modelsDownloaded()).isEqualTo(5);
         assertThat(server.mostActive.get()).isBetween(1, 2);
+    }
+
+    /** A real full disk: a 1 MiB tmpfs, where the system allows mounting one (root); skipped elsewhere. */
+    @Test
+    void aDiskThatFillsUpDuringTheDownloadIsAClearErrorAndLeavesNoFile() throws Exception {
+        Path small = temp.resolve("small-disk");
+        Files.createDirectories(small);
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small.toString())
+                .redirectErrorStream(true).start();
+        Assumptions.assumeTrue(mount.waitFor(30, TimeUnit.SECONDS) && mount.exitValue() == 0, "cannot mount a tmpfs here (not root)");
+        try {
+            modelsDir = small.resolve("models");
+            server.serveWithoutLength("/unsized.bin", bytes(3 * MIB, 11));
+            ModelFile model = new ModelFile(server.url("/unsized.bin"), "checkpoints", "unsized.bin", Optional.empty(),
+                    OptionalLong.empty());
+
+            InstallReport report = install(3, model);
+
+            assertThat(report.failures()).singleElement().satisfies(failure -> assertThat(failure.error())
+                    .contains("the disk is full", "the partial download was removed", "Free some space"));
+            assertThat(filesUnder(modelsDir)).isEmpty();
+            assertThat(server.requests).hasSize(1);
+        } finally {
+            new ProcessBuilder("umount", small.toString()).start().waitFor(30, TimeUnit.SECONDS);
+        }
     }
 }

@@ -31,6 +31,7 @@ final class ModelServer implements AutoCloseable {
     /** Path to how many more responses are cut after this many body bytes. */
     private final Map<String, int[]> cuts = new ConcurrentHashMap<>();
     private final Map<String, Long> announcedOnly = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> withoutLength = new ConcurrentHashMap<>();
     final List<String> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger active = new AtomicInteger();
     final AtomicInteger mostActive = new AtomicInteger();
@@ -59,6 +60,12 @@ final class ModelServer implements AutoCloseable {
     /** Answers 200 with this Content-Length and then nothing. */
     void announce(String path, long size) {
         announcedOnly.put(path, size);
+    }
+
+    /** Serves {@code path} without a Content-Length: the body ends when the connection closes. */
+    void serveWithoutLength(String path, byte[] content) {
+        files.put(path, content);
+        withoutLength.put(path, true);
     }
 
     void delayResponses(long millis) {
@@ -123,6 +130,12 @@ final class ModelServer implements AutoCloseable {
         byte[] content = files.get(path);
         if (content == null) {
             out.write("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".getBytes(StandardCharsets.ISO_8859_1));
+            return;
+        }
+        if (withoutLength.containsKey(path)) {
+            out.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.write(content);
+            out.flush();
             return;
         }
         Matcher matcher = RANGE.matcher(range);
