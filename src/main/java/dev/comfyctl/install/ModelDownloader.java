@@ -18,6 +18,12 @@ import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,6 +38,13 @@ final class ModelDownloader {
     private static final int BUFFER = 1 << 16;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(60);
+    /** The JDK client has no read timeout: a connection that stops sending is closed by this watch. */
+    private static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(60);
+    private static final ScheduledExecutorService STALL_WATCH = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "model-download-stall-watch");
+        thread.setDaemon(true);
+        return thread;
+    });
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-");
     static final String PART_SUFFIX = ".comfyctl-part";
 
@@ -56,8 +69,15 @@ final class ModelDownloader {
     private final int retries;
     private final Duration firstBackoff;
     private final InstallListener listener;
+    private final Duration stallTimeout;
 
     ModelDownloader(Path modelsDir, int retries, Duration firstBackoff, InstallListener listener) {
+        this(modelsDir, retries, firstBackoff, listener, DEFAULT_STALL_TIMEOUT);
+    }
+
+    /** @param stallTimeout how long a download may go without a byte before its connection is closed and retried */
+    ModelDownloader(Path modelsDir, int retries, Duration firstBackoff, InstallListener listener, Duration stallTimeout) {
+        this.stallTimeout = stallTimeout;
         this.modelsDir = modelsDir.toAbsolutePath().normalize();
         this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).followRedirects(HttpClient.Redirect.NORMAL).build();
         this.retries = retries;
@@ -106,6 +126,12 @@ final class ModelDownloader {
                 throw e;
             }
         }
+        long size = sizeOf(part);
+        if (model.size().isPresent() && model.size().getAsLong() != size) {
+            deleteQuietly(part);
+            throw new ModelFailure(model.url() + " gave " + size + " bytes but the manifest says " + model.size().getAsLong()
+                    + "; the download was removed. Fix the manifest's size, or the URL if it points at another file");
+        }
         String hash = model.sha256().isPresent() ? sha256(part) : "";
         if (model.sha256().isPresent() && !model.sha256().get().equals(hash)) {
             deleteQuietly(part);
@@ -151,7 +177,7 @@ final class ModelDownloader {
 
     private void download(ModelFile model, Path part) throws Retryable {
         long offset = sizeOf(part);
-        HttpRequest.Builder request = HttpRequest.newBuilder(model.url()).GET();
+        HttpRequest.Builder request = HttpRequest.newBuilder(model.url()).timeout(stallTimeout).GET();
         if (offset > 0) {
             request.header("Range", "bytes=" + offset + "-");
         }
@@ -164,7 +190,16 @@ final class ModelDownloader {
             Thread.currentThread().interrupt();
             throw new ModelFailure(model.url() + ": interrupted");
         }
-        try (InputStream body = response.body()) {
+        AtomicLong lastByte = new AtomicLong(System.nanoTime());
+        AtomicBoolean stalled = new AtomicBoolean();
+        InputStream stream = response.body();
+        long period = Math.max(10, Math.min(1000, stallTimeout.toMillis() / 4));
+        ScheduledFuture<?> watch = STALL_WATCH.scheduleAtFixedRate(() -> {
+            if (System.nanoTime() - lastByte.get() > stallTimeout.toNanos() && !stalled.getAndSet(true)) {
+                closeQuietly(stream);
+            }
+        }, period, period, TimeUnit.MILLISECONDS);
+        try (InputStream body = stream) {
             int status = response.statusCode();
             if (status == 416) {
                 deleteQuietly(part);
@@ -180,17 +215,24 @@ final class ModelDownloader {
                 throw new ModelFailure(model.url() + " answered HTTP " + status + "; check the URL and whether it needs a token");
             }
             boolean resumed = status == 206 && offset > 0 && contentRangeStart(response) == offset;
+            if (status == 206 && !resumed) {
+                deleteQuietly(part);
+                throw new Retryable("the server sent another range than the one asked for; starting over");
+            }
             long start = resumed ? offset : 0;
             OptionalLong length = response.headers().firstValueAsLong("Content-Length");
             long total = length.isPresent() ? start + length.getAsLong() : model.size().orElse(-1);
             checkSpace(model, part, total - start);
-            copy(model, body, part, resumed, start, total);
+            copy(model, body, part, resumed, start, total, lastByte);
         } catch (IOException e) {
-            throw new Retryable("the connection broke: " + describe(e));
+            throw new Retryable(stalled.get() ? "no byte arrived for " + stallTimeout.toSeconds() + " s"
+                    : "the connection broke: " + describe(e));
+        } finally {
+            watch.cancel(false);
         }
     }
 
-    private void copy(ModelFile model, InputStream body, Path part, boolean append, long start, long total)
+    private void copy(ModelFile model, InputStream body, Path part, boolean append, long start, long total, AtomicLong lastByte)
             throws IOException {
         byte[] buffer = new byte[BUFFER];
         long written = start;
@@ -205,6 +247,7 @@ final class ModelDownloader {
                     throw writeFailure(model, part, e);
                 }
                 written += read;
+                lastByte.set(System.nanoTime());
                 if (written - reported >= (1 << 20) || reported < 0) {
                     listener.modelProgress(model, written, total);
                     reported = written;
@@ -282,6 +325,14 @@ final class ModelDownloader {
 
     private static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+
+    private static void closeQuietly(InputStream stream) {
+        try {
+            stream.close();
+        } catch (IOException e) {
+            // Closing is how the stalled read is ended; its own failure changes nothing.
+        }
     }
 
     private static void deleteQuietly(Path file) {

@@ -246,4 +246,30 @@ class ModelDownloadTest {
             new ProcessBuilder("umount", small.toString()).start().waitFor(30, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aDownloadThatStopsSendingIsClosedAndResumed() throws Exception {
+        byte[] content = bytes(2 * MIB, 12);
+        ModelFile model = model("/stuck.bin", "checkpoints", "stuck.bin", content);
+        server.stall("/stuck.bin", MIB / 2, 1);
+        ModelDownloader downloader = new ModelDownloader(modelsDir, 1, Duration.ofMillis(10), listener, Duration.ofMillis(500));
+
+        assertThat(downloader.install(model, false)).isEqualTo(ModelDownloader.Result.DOWNLOADED);
+
+        assertThat(server.rangesOf("/stuck.bin")).hasSize(2);
+        assertThat(server.rangesOf("/stuck.bin").get(1)).matches("bytes=\\d+-");
+        assertThat(Files.readAllBytes(modelsDir.resolve("checkpoints/stuck.bin"))).isEqualTo(content);
+    }
+
+    @Test
+    void aDownloadOfAnotherSizeThanTheManifestSaysIsAnErrorThatLeavesNoFile() throws Exception {
+        server.serve("/short.bin", bytes(1000, 13));
+        ModelFile model = new ModelFile(server.url("/short.bin"), "vae", "short.bin", Optional.empty(), OptionalLong.of(2000));
+
+        InstallReport report = install(0, model);
+
+        assertThat(report.failures()).singleElement().satisfies(failure -> assertThat(failure.error())
+                .contains("gave 1000 bytes but the manifest says 2000", "was removed"));
+        assertThat(filesUnder(modelsDir)).isEmpty();
+    }
 }

@@ -32,6 +32,8 @@ final class ModelServer implements AutoCloseable {
     private final Map<String, int[]> cuts = new ConcurrentHashMap<>();
     private final Map<String, Long> announcedOnly = new ConcurrentHashMap<>();
     private final Map<String, Boolean> withoutLength = new ConcurrentHashMap<>();
+    /** Paths whose cut responses stop sending and keep the connection open instead of closing it. */
+    private final Map<String, Boolean> stalls = new ConcurrentHashMap<>();
     final List<String> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger active = new AtomicInteger();
     final AtomicInteger mostActive = new AtomicInteger();
@@ -55,6 +57,12 @@ final class ModelServer implements AutoCloseable {
     /** The next {@code times} responses for {@code path} end after {@code bytes} body bytes. */
     void cut(String path, int bytes, int times) {
         cuts.put(path, new int[] {bytes, times});
+    }
+
+    /** The next {@code times} responses for {@code path} stop after {@code bytes} body bytes and keep the connection open. */
+    void stall(String path, int bytes, int times) {
+        cut(path, bytes, times);
+        stalls.put(path, true);
     }
 
     /** Answers 200 with this Content-Length and then nothing. */
@@ -109,7 +117,11 @@ final class ModelServer implements AutoCloseable {
                 if (responseDelayMillis > 0) {
                     Thread.sleep(responseDelayMillis);
                 }
-                respond(connection.getOutputStream(), path, range);
+                if (respond(connection.getOutputStream(), path, range)) {
+                    // Stalled: send nothing more until the client gives up and closes the connection.
+                    connection.setSoTimeout(60_000);
+                    connection.getInputStream().read();
+                }
                 // A FIN after the last byte, not a reset that could discard bytes still in flight.
                 connection.shutdownOutput();
             } finally {
@@ -120,23 +132,24 @@ final class ModelServer implements AutoCloseable {
         }
     }
 
-    private void respond(OutputStream out, String path, String range) throws IOException {
+    /** @return whether the response stalled */
+    private boolean respond(OutputStream out, String path, String range) throws IOException {
         if (announcedOnly.containsKey(path)) {
             out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + announcedOnly.get(path) + "\r\nConnection: close\r\n\r\n")
                     .getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
-            return;
+            return false;
         }
         byte[] content = files.get(path);
         if (content == null) {
             out.write("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".getBytes(StandardCharsets.ISO_8859_1));
-            return;
+            return false;
         }
         if (withoutLength.containsKey(path)) {
             out.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
             out.write(content);
             out.flush();
-            return;
+            return false;
         }
         Matcher matcher = RANGE.matcher(range);
         int start = matcher.find() ? Integer.parseInt(matcher.group(1)) : 0;
@@ -156,6 +169,7 @@ final class ModelServer implements AutoCloseable {
         }
         out.write(content, start, end - start);
         out.flush();
+        return end < content.length && stalls.containsKey(path);
     }
 
     @Override
