@@ -64,7 +64,6 @@ final class InstallCommand implements Callable<Integer> {
         try (InstallPrinter printer = new InstallPrinter(out, System.console() != null && !dryRun)) {
             Manifest manifest = manifestSource.load(printer);
             InstallReport report = Components.installer(config, dryRun, printer, options.environment()).install(manifest);
-            printer.close();
             if (!report.succeeded()) {
                 throw new ExitException(ExitCode.FAILED, report.summary() + String.join("", report.failures().stream()
                         .map(failure -> "\n  " + failure.kind() + " " + failure.name() + ": " + failure.error()).toList()));

@@ -8,18 +8,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -57,20 +50,9 @@ class ComfyUiSetupTest {
     private ComfyUiSetup setup(Optional<String> version) {
         return new ComfyUiSetup(new ComfyUiSetup.Options(temp.resolve("ComfyUI"), repository.toUri().toString(), version,
                 SystemPython.path(), "file://" + wheels, List.of("--no-index", "--find-links", wheels.toString())),
-                new GpuReport(List.of(), GpuReport.Source.NONE, Optional.empty()), progress::add, isolatedEnvironment());
+                new GpuReport(List.of(), GpuReport.Source.NONE, Optional.empty()), progress::add, LocalTools.isolatedEnvironment());
     }
 
-    /** This machine's own pip configuration (extra wheel directories) must not leak into an offline test. */
-    private static Map<String, String> isolatedEnvironment() {
-        Map<String, String> environment = new HashMap<>();
-        System.getenv().forEach((key, value) -> {
-            if (!key.startsWith("PIP_")) {
-                environment.put(key, value);
-            }
-        });
-        environment.put("PIP_CONFIG_FILE", "/dev/null");
-        return environment;
-    }
 
     private List<ComfyUiSetup.Progress> ends() {
         return progress.stream().filter(ComfyUiSetup.Progress::done).toList();
@@ -151,41 +133,15 @@ class ComfyUiSetupTest {
                 GpuReport.Source.NVIDIA_SMI, Optional.empty()))).endsWith("/cu128");
     }
 
-    /** A minimal pure-Python wheel, so pip can install it with --no-index. */
     private void wheel(String name, String version) throws IOException {
-        String distInfo = name + "-" + version + ".dist-info/";
-        Path file = wheels.resolve(name + "-" + version + "-py3-none-any.whl");
-        List<String> record = new ArrayList<>();
-        try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
-            entry(zip, record, name + "/__init__.py", "__version__ = \"" + version + "\"\n");
-            entry(zip, record, distInfo + "METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n");
-            entry(zip, record, distInfo + "WHEEL", "Wheel-Version: 1.0\nGenerator: comfyctl-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n");
-            record.add(distInfo + "RECORD,,");
-            zip.putNextEntry(new ZipEntry(distInfo + "RECORD"));
-            zip.write(String.join("\n", record).concat("\n").getBytes(StandardCharsets.UTF_8));
-            zip.closeEntry();
-        }
-    }
-
-    private static void entry(ZipOutputStream zip, List<String> record, String path, String content) throws IOException {
-        zip.putNextEntry(new ZipEntry(path));
-        zip.write(content.getBytes(StandardCharsets.UTF_8));
-        zip.closeEntry();
-        record.add(path + ",,");
+        LocalTools.wheel(wheels, name, version);
     }
 
     private static void git(Path dir, String... arguments) throws Exception {
-        List<String> command = new ArrayList<>(List.of("git", "-C", dir.toString(), "-c", "user.name=test", "-c", "user.email=test@example.com"));
-        command.addAll(List.of(arguments));
-        assertThat(run(command.toArray(String[]::new))).isNotNull();
+        LocalTools.git(dir, arguments);
     }
 
     private static String run(String... command) throws Exception {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        process.getOutputStream().close();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).as(String.join(" ", command) + "\n" + output).isZero();
-        return output;
+        return LocalTools.run(command);
     }
 }
