@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -150,9 +151,16 @@ final class ModelDownloader {
 
     /** {@code <models dir>/<folder>/<file name>}, refused when it would land anywhere else. */
     Path destination(ModelFile model) {
-        Path destination = modelsDir.resolve(model.folder()).resolve(model.fileName()).normalize();
-        if (Path.of(model.folder()).isAbsolute() || Path.of(model.fileName()).isAbsolute()
-                || !destination.startsWith(modelsDir) || destination.getNameCount() < modelsDir.getNameCount() + 2) {
+        Path destination;
+        boolean absolute;
+        try {
+            destination = modelsDir.resolve(model.folder()).resolve(model.fileName()).normalize();
+            absolute = Path.of(model.folder()).isAbsolute() || Path.of(model.fileName()).isAbsolute();
+        } catch (InvalidPathException e) {
+            throw new ModelFailure("the model " + model.url() + " has the destination '" + model.destination()
+                    + "', which is not a valid path (" + e.getReason() + "); give a plain folder and file name");
+        }
+        if (absolute || !destination.startsWith(modelsDir) || destination.getNameCount() < modelsDir.getNameCount() + 2) {
             throw new ModelFailure("the model " + model.url() + " would be saved to '" + model.destination()
                     + "', which is outside the models directory " + modelsDir
                     + "; give a folder such as 'checkpoints' and a plain file name, without '..' or a leading '/'");
