@@ -101,6 +101,13 @@ public enum Setting {
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
             "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
 
+    // Traced startup steps and the health server (issue 5)
+    MACHINE_ID(Parsers::text, "", "name of this machine in startup traces (machine_id); empty = the host name"),
+    HEALTH_HOST(Parsers::host, "127.0.0.1",
+            "address of the health server (/health, /ready, /status, without token); anything but loopback exposes it"),
+    HEALTH_PORT(Parsers.intRange(0, 65_535), "9090",
+            "port of the health server for probes (/health, /ready, /status); 0 = none (the manager port serves them too)"),
+
     // Component manifest (issue 5): custom nodes and models installed by 'comfyctl install' and before 'serve' starts ComfyUI
     COMPONENT_MANIFEST(Parsers::optionalPath, "",
             "JSON or YAML file of custom nodes and models, installed by 'comfyctl install' and by 'serve' before ComfyUI starts"),

@@ -24,6 +24,8 @@ public enum EventType {
     START_FAILED,
     /** Memory, disk and VRAM figures of the machine. */
     SYSTEM_STATUS,
+    /** A numbered step of the daemon's startup ended: number, name, phase, state, duration, error. */
+    STARTUP_STEP,
     /** A custom node or model installed or failed before ComfyUI starts, and the summary (component manifest). */
     COMPONENT_INSTALL;
 

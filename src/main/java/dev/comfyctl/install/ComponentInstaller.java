@@ -54,12 +54,27 @@ public final class ComponentInstaller {
     }
 
     public InstallReport install(Manifest manifest) {
-        List<InstallReport.Failure> failures = Collections.synchronizedList(new ArrayList<>());
+        InstallReport nodes = installCustomNodes(manifest);
+        if (!nodes.succeeded() && options.stopOnNodeFailure()) {
+            return nodes;
+        }
+        return nodes.plus(installModels(manifest));
+    }
+
+    /** Only the custom nodes, as a step of its own. */
+    public InstallReport installCustomNodes(Manifest manifest) {
+        List<InstallReport.Failure> failures = new ArrayList<>();
         AtomicInteger planned = new AtomicInteger();
         int[] nodes = installNodes(manifest.customNodes(), failures, planned);
-        int[] models = failures.isEmpty() || !options.stopOnNodeFailure()
-                ? installModels(manifest.models(), failures, planned) : new int[2];
-        return new InstallReport(nodes[0], nodes[1], models[0], models[1], planned.get(), failures);
+        return new InstallReport(nodes[0], nodes[1], 0, 0, planned.get(), failures);
+    }
+
+    /** Only the models, as a step of its own. */
+    public InstallReport installModels(Manifest manifest) {
+        List<InstallReport.Failure> failures = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger planned = new AtomicInteger();
+        int[] models = installModels(manifest.models(), failures, planned);
+        return new InstallReport(0, 0, models[0], models[1], planned.get(), failures);
     }
 
     /** @return installed and skipped counts */
@@ -76,7 +91,7 @@ public final class ComponentInstaller {
                 }
             } catch (CustomNodeInstaller.NodeFailure e) {
                 listener.nodeFailed(node, e.getMessage(), e.outputTail());
-                failures.add(new InstallReport.Failure("custom node", node.name(), e.getMessage()));
+                failures.add(new InstallReport.Failure(InstallReport.NODE, node.name(), e.getMessage()));
                 if (options.stopOnNodeFailure()) {
                     break;
                 }
@@ -109,7 +124,7 @@ public final class ComponentInstaller {
                         }
                     } catch (ModelDownloader.ModelFailure e) {
                         listener.modelFailed(model, e.getMessage());
-                        failures.add(new InstallReport.Failure("model", model.destination(), e.getMessage()));
+                        failures.add(new InstallReport.Failure(InstallReport.MODEL, model.destination(), e.getMessage()));
                     }
                 }));
             }
@@ -118,7 +133,7 @@ public final class ComponentInstaller {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            failures.add(new InstallReport.Failure("model", "downloads", "interrupted"));
+            failures.add(new InstallReport.Failure(InstallReport.MODEL, "downloads", "interrupted"));
         } catch (ExecutionException e) {
             throw new IllegalStateException("a model download failed unexpectedly", e.getCause());
         } finally {

@@ -10,41 +10,71 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The installation {@code comfyctl serve} runs before any ComfyUI starts, when COMPONENT_MANIFEST or
- * EMPROPS_API_URL is set. Each component's outcome is logged and goes to the event log as
- * {@code component_install}; download progress is logged every 10 %.
+ * EMPROPS_API_URL is set, in three parts the daemon traces as startup steps: the manifest, the custom nodes,
+ * the models. Each component's outcome is logged and goes to the event log as {@code component_install};
+ * download progress is logged every 10 %.
  */
 public final class StartupInstall {
     private static final Logger log = LoggerFactory.getLogger(StartupInstall.class);
 
-    private StartupInstall() {
+    private final Config config;
+    private final Events events;
+    private final ManifestSource source;
+    private final InstallListener listener;
+    private final ComponentInstaller installer;
+
+    private StartupInstall(Config config, Events events, ManifestSource source, InstallListener listener) {
+        this.config = config;
+        this.events = events;
+        this.source = source;
+        this.listener = new Fanout(List.of(new Logging(events), listener));
+        this.installer = Components.installer(config, false, this.listener, System.getenv());
     }
 
     /**
-     * @param listener told of every step too, such as the traced startup steps
+     * @param listener told of every component too
+     * @return empty when neither COMPONENT_MANIFEST nor EMPROPS_API_URL is set
+     */
+    public static Optional<StartupInstall> configured(Config config, Events events, InstallListener listener) {
+        return Components.configuredSource(config).map(source -> new StartupInstall(config, events, source, listener));
+    }
+
+    /**
      * @throws ManifestException                  when the manifest is invalid
      * @throws DiscoveryClient.DiscoveryException when the API cannot be reached and nothing is cached
-     * @throws InstallFailedException             when a node failed and CUSTOM_NODE_FAILURE=stop
      */
-    public static void run(Config config, Events events, InstallListener listener) {
-        var source = Components.configuredSource(config);
-        if (source.isEmpty()) {
-            return;
+    public Manifest loadManifest() {
+        return source.load(listener);
+    }
+
+    /** @throws InstallFailedException when a node failed and CUSTOM_NODE_FAILURE=stop */
+    public InstallReport installCustomNodes(Manifest manifest) {
+        InstallReport report = installer.installCustomNodes(manifest);
+        summarize("custom nodes", report);
+        if (!report.succeeded() && config.stopOnCustomNodeFailure()) {
+            throw new InstallFailedException(report.summary() + "; fix it, or set CUSTOM_NODE_FAILURE=continue to start without it");
         }
-        InstallListener both = new Fanout(List.of(new Logging(events), listener));
-        Manifest manifest = source.get().load(both);
-        InstallReport report = Components.installer(config, false, both, System.getenv()).install(manifest);
-        String summary = "components: " + report.summary();
-        events.post(EventType.COMPONENT_INSTALL, Event.DAEMON, summary, Map.of("outcome", report.succeeded() ? "done" : "failed"));
+        return report;
+    }
+
+    public InstallReport installModels(Manifest manifest) {
+        InstallReport report = installer.installModels(manifest);
+        summarize("models", report);
+        return report;
+    }
+
+    private void summarize(String what, InstallReport report) {
+        events.post(EventType.COMPONENT_INSTALL, Event.DAEMON, report.summary(),
+                Map.of("component", what, "outcome", report.succeeded() ? "done" : "failed"));
         if (report.succeeded()) {
-            log.info("{}", summary);
-        } else if (config.stopOnCustomNodeFailure()) {
-            throw new InstallFailedException(summary + "; fix it, or set CUSTOM_NODE_FAILURE=continue to start without it");
+            log.info("{}", report.summary());
         } else {
-            log.warn("{}; ComfyUI starts without them (see the log above, or 'comfyctl install' to retry)", summary);
+            log.warn("{} (see above; 'comfyctl install' retries)", report.summary());
         }
     }
 

@@ -73,7 +73,21 @@ class DaemonInstallsComponentsTest {
         }
         String events = Files.readString(temp.resolve("state/events.jsonl"));
         assertThat(events).contains("\"type\":\"component_install\"", "custom node Good: installed at v1",
-                "custom node Bad: install.py exited with status 1", "1 failed: custom node Bad");
+                "custom node Bad: install.py exited with status 1", "custom nodes: 1 installed, 0 up to date; 1 failed: custom node Bad");
+        assertThat(events).containsPattern("\\(Component manifest\\) done in \\d+ ms: 2 custom nodes, 0 models")
+                .containsPattern("\\(Custom nodes\\) failed after \\d+ ms: custom nodes: 1 installed")
+                .containsPattern("\\(Models\\) done in \\d+ ms: nothing to install");
+    }
+
+    @Test
+    void withoutAManifestOrAnApiThereAreNoComponentSteps() throws Exception {
+        Config config = TestConfigs.forFake(fake, temp.resolve("state"));
+
+        try (Daemon daemon = Daemon.start(config, false)) {
+            assertThat(fake.dir().resolve("custom_nodes")).isEmptyDirectory();
+        }
+        assertThat(Files.readString(temp.resolve("state/events.jsonl"))).contains("(Instance plan) done")
+                .doesNotContain("component_install", "(Custom nodes)", "(Component manifest)");
     }
 
     @Test
