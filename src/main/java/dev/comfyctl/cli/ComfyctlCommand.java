@@ -15,6 +15,7 @@ import java.util.Map;
         subcommands = {
                 SetupCommand.class,
                 UpdateCommand.class,
+                InstallCommand.class,
                 ServeCommand.class,
                 StartCommand.class,
                 StopCommand.class,

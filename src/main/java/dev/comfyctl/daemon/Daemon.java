@@ -7,6 +7,10 @@ import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.install.ComfyUiUpdate;
 import dev.comfyctl.install.UpdateSettings;
+import dev.comfyctl.install.InstallListener;
+import dev.comfyctl.install.InstallReport;
+import dev.comfyctl.install.Manifest;
+import dev.comfyctl.install.StartupInstall;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
@@ -59,6 +63,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -145,6 +150,15 @@ public final class Daemon implements AutoCloseable {
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
+            // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
+            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), InstallListener.NONE);
+            if (components.isPresent()) {
+                Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
+                        loaded -> loaded.customNodes().size() + " custom nodes, " + loaded.models().size() + " models");
+                componentStep(steps, "custom_nodes", "Custom nodes", () -> components.get().installCustomNodes(manifest));
+                componentStep(steps, "models", "Models", () -> components.get().installModels(manifest));
+            }
+            // --- end component manifest ---
             DaemonEvents eventsForPlan = events;
             instance = steps.run(Phase.INSTANCES, "plan", "create", "Instance plan", () -> new ComfyInstance(config,
                     new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(), config.logsDir(),
@@ -284,6 +298,25 @@ public final class Daemon implements AutoCloseable {
                 + gpus.gpus().stream().map(gpu -> gpu.index() + " " + gpu.name()).collect(Collectors.joining(", "));
         return found + gpus.warning().map(warning -> "; " + warning).orElse("");
     }
+
+    // --- component manifest (issue 5) ---
+    /** A component step: what failed shows on the step (and in /status) without ending the daemon, unless it throws. */
+    private static void componentStep(StartupSteps steps, String component, String name, Supplier<InstallReport> work) {
+        StartupSteps.Running step = steps.begin(Phase.COMPONENTS, component, "install", name);
+        InstallReport report;
+        try {
+            report = work.get();
+        } catch (RuntimeException e) {
+            step.fail(e);
+            throw e;
+        }
+        if (report.succeeded()) {
+            step.done(report.summary());
+        } else {
+            step.fail("install_failed", report.summary());
+        }
+    }
+    // --- end component manifest ---
 
     private static DaemonLock lock(Config config) {
         try {

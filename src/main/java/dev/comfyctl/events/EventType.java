@@ -29,7 +29,9 @@ public enum EventType {
     /** comfyctl update: one step of moving ComfyUI to another version (and back) has ended. */
     UPDATE,
     /** comfyctl update: the new version failed and ComfyUI went back to the one before; carries the log tail. */
-    UPDATE_FAILED;
+    UPDATE_FAILED,
+    /** A custom node or model installed or failed before ComfyUI starts, and the summary (component manifest). */
+    COMPONENT_INSTALL;
 
     /** The lower-case name, such as {@code comfyui_ready}. */
     public String id() {
