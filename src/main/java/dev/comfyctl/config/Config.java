@@ -304,6 +304,45 @@ public record Config(Map<Setting, Value> values) {
         return (Integer) get(Setting.HEALTH_PORT);
     }
 
+    // Component manifest (issue 5)
+
+    public Optional<Path> componentManifest() {
+        return optional(Setting.COMPONENT_MANIFEST);
+    }
+
+    public Optional<String> discoveryApiUrl() {
+        String url = (String) get(Setting.EMPROPS_API_URL);
+        return url.isEmpty() ? Optional.empty() : Optional.of(url);
+    }
+
+    public List<String> componentWorkflows() {
+        return commaList(Setting.COMPONENTS);
+    }
+
+    public List<String> componentCollections() {
+        return commaList(Setting.COLLECTIONS);
+    }
+
+    private List<String> commaList(Setting setting) {
+        return java.util.Arrays.stream(((String) get(setting)).split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+    }
+
+    public Path modelsDir() {
+        return this.<Path>optional(Setting.MODELS_DIR).orElse(comfyDir().resolve("models"));
+    }
+
+    public boolean stopOnCustomNodeFailure() {
+        return get(Setting.CUSTOM_NODE_FAILURE).equals("stop");
+    }
+
+    public int modelDownloadConcurrency() {
+        return (Integer) get(Setting.MODEL_DOWNLOAD_CONCURRENCY);
+    }
+
+    public int modelDownloadRetries() {
+        return (Integer) get(Setting.MODEL_DOWNLOAD_RETRIES);
+    }
+
     // One ComfyUI per GPU (issue 5)
     public Workers workers() {
         return (Workers) get(Setting.WORKERS);

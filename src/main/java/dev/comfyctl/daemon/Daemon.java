@@ -6,6 +6,12 @@ import dev.comfyctl.config.Config;
 import dev.comfyctl.config.Source;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
+import dev.comfyctl.install.ComfyUiUpdate;
+import dev.comfyctl.install.UpdateSettings;
+import dev.comfyctl.install.InstallListener;
+import dev.comfyctl.install.InstallReport;
+import dev.comfyctl.install.Manifest;
+import dev.comfyctl.install.StartupInstall;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.Backend;
 import dev.comfyctl.proxy.Balancer;
@@ -33,6 +39,7 @@ import dev.comfyctl.web.HealthRoutes;
 import dev.comfyctl.web.HealthServer;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
+import dev.comfyctl.web.UpdateRoutes;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -59,6 +66,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -145,6 +153,15 @@ public final class Daemon implements AutoCloseable {
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
+            // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
+            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), InstallListener.NONE);
+            if (components.isPresent()) {
+                Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
+                        loaded -> loaded.customNodes().size() + " custom nodes, " + loaded.models().size() + " models");
+                componentStep(steps, "custom_nodes", "Custom nodes", () -> components.get().installCustomNodes(manifest));
+                componentStep(steps, "models", "Models", () -> components.get().installModels(manifest));
+            }
+            // --- end component manifest ---
             DaemonEvents eventsForPlan = events;
             // --- instances (one ComfyUI per GPU with WORKERS): each with its own idle stop and hang watchdog ---
             group = steps.run(Phase.INSTANCES, "plan", "create", "Instance plan", () -> plan(config, gpuDetector, eventsForPlan),
@@ -180,6 +197,10 @@ public final class Daemon implements AutoCloseable {
             ControlRoutes control = new ControlRoutes(idleStoppers, gpuDetector, daemonJson, steps);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
+            // --- comfyctl update: moves ComfyUI to another version, draining and restarting every instance ---
+            new UpdateRoutes(UpdateSettings.from(config, System.getenv()), instances.stream()
+                    .map(each -> new ComfyUiUpdate.Supervised(each, each.spec().client())).toList(), events.events()).mount(router);
+            // --- end of comfyctl update ---
             new ManagerPage(instances, control, group.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
@@ -311,6 +332,25 @@ public final class Daemon implements AutoCloseable {
                 + gpus.gpus().stream().map(gpu -> gpu.index() + " " + gpu.name()).collect(Collectors.joining(", "));
         return found + gpus.warning().map(warning -> "; " + warning).orElse("");
     }
+
+    // --- component manifest (issue 5) ---
+    /** A component step: what failed shows on the step (and in /status) without ending the daemon, unless it throws. */
+    private static void componentStep(StartupSteps steps, String component, String name, Supplier<InstallReport> work) {
+        StartupSteps.Running step = steps.begin(Phase.COMPONENTS, component, "install", name);
+        InstallReport report;
+        try {
+            report = work.get();
+        } catch (RuntimeException e) {
+            step.fail(e);
+            throw e;
+        }
+        if (report.succeeded()) {
+            step.done(report.summary());
+        } else {
+            step.fail("install_failed", report.summary());
+        }
+    }
+    // --- end component manifest ---
 
     private static DaemonLock lock(Config config) {
         try {

@@ -67,7 +67,17 @@ public final class DaemonClient {
      */
     public JsonNode lifecycle(String action, Optional<String> instance, Consumer<JsonNode> onStep) {
         String query = instance.map(name -> "?instance=" + URLEncoder.encode(name, StandardCharsets.UTF_8)).orElse("");
-        HttpURLConnection connection = open("POST", "/manager/" + action + query, Duration.ZERO);
+        return steps("/manager/" + action + query, onStep);
+    }
+
+    /**
+     * {@code POST path} answered with NDJSON: every {@code step} line goes to {@code onStep} as it arrives.
+     *
+     * @param path one of the daemon's own paths, with its query
+     * @return the final result line
+     */
+    public JsonNode steps(String path, Consumer<JsonNode> onStep) {
+        HttpURLConnection connection = open("POST", path, Duration.ZERO);
         connection.setRequestProperty("Accept", "application/x-ndjson");
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(responseBody(connection), StandardCharsets.UTF_8))) {
             JsonNode result = null;
@@ -84,7 +94,7 @@ public final class DaemonClient {
             }
             if (result == null) {
                 throw new DaemonException("the daemon at " + info.baseUrl() + " closed the connection before answering "
-                        + action + "; see its log with 'comfyctl logs --daemon'");
+                        + path + "; see its log with 'comfyctl logs --daemon'");
             }
             return result;
         } catch (IOException e) {
