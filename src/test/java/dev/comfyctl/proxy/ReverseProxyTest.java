@@ -1,5 +1,9 @@
 package dev.comfyctl.proxy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.testing.FakeComfyUi;
@@ -11,6 +15,7 @@ import dev.comfyctl.testing.Zeros;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.SocketAddress;
 import org.junit.jupiter.api.AfterAll;
@@ -18,6 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -26,6 +32,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -147,6 +154,54 @@ class ReverseProxyTest {
             ws.socket().sendText("{\"type\":\"feature_flags\",\"data\":{}}", true).get(5, TimeUnit.SECONDS);
             ws.socket().sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
             assertThat(ws.closed().get(10, TimeUnit.SECONDS)).isEqualTo(java.net.http.WebSocket.NORMAL_CLOSURE);
+        }
+    }
+
+    @Test
+    void aWebSocketTunnelThatClosesNormallyLogsNoError() throws Exception {
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.addAppender(logged);
+        AtomicInteger tunnelsClosed = new AtomicInteger();
+        ProxyMetrics counting = new ProxyMetrics() {
+            @Override
+            public void requestCompleted(HttpMethod method, int status, long nanos, long bytesIn, long bytesOut) {
+            }
+
+            @Override
+            public void webSocketOpened() {
+            }
+
+            @Override
+            public void webSocketBytesIn(int bytes) {
+            }
+
+            @Override
+            public void webSocketBytesOut(int bytes) {
+            }
+
+            @Override
+            public void webSocketClosed() {
+                tunnelsClosed.incrementAndGet();
+            }
+        };
+        try (ReverseProxy counted = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(comfy.port(), "127.0.0.1"),
+                Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN, counting)) {
+            HttpServer countedServer = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0))
+                    .requestHandler(counted).listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            try (WsRecorder ws = WsRecorder.connect(Http.CLIENT,
+                    Http.ws(URI.create("http://127.0.0.1:" + countedServer.actualPort() + "/ws?clientId=closing")))) {
+                await().until(() -> ws.types().contains("status"));
+                ws.socket().sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
+                assertThat(ws.closed().get(10, TimeUnit.SECONDS)).isEqualTo(java.net.http.WebSocket.NORMAL_CLOSURE);
+            }
+            await().until(() -> tunnelsClosed.get() == 1);
+            await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> logged.list.stream()
+                    .noneMatch(event -> event.getLevel().isGreaterOrEqual(Level.ERROR)));
+            countedServer.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } finally {
+            root.detachAppender(logged);
         }
     }
 
