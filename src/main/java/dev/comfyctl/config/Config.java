@@ -355,4 +355,9 @@ public record Config(Map<Setting, Value> values) {
     public boolean workersConfigured() {
         return value(Setting.WORKERS).source() != Source.DEFAULT;
     }
+
+    // Wake on request after a failed start (polish)
+    public Duration wakeFailedCooldown() {
+        return Duration.ofSeconds((Integer) get(Setting.WAKE_FAILED_COOLDOWN_SECONDS));
+    }
 }

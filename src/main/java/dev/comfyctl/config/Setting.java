@@ -126,7 +126,12 @@ public enum Setting {
     // One ComfyUI per GPU (issue 5): how many instances, each supervised on its own
     WORKERS(Workers::parse, "comfyui:1",
             "ComfyUI instances: comfyui:N, or comfyui:auto for one per detected GPU (1 without a GPU); once set, they are"
-                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index");
+                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index"),
+
+    // Wake on request after a failed start (polish): requests get the failure instead of starting again and again
+    WAKE_FAILED_COOLDOWN_SECONDS(Parsers.intRange(0, 86_400), "60",
+            "after a start fails, requests get 503 with its reason and log tail for this long instead of each trying"
+                    + " another start; 'comfyctl start' always tries (0 = every request tries)");
 
     private final Function<String, Object> parser;
     private final String defaultValue;

@@ -209,7 +209,7 @@ public final class Daemon implements AutoCloseable {
             for (ComfyInstance instance : instances) {
                 IdleStopper idle = idleStoppers.get(instance);
                 WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                        config.wakeOnRequest(), config.startupWait(), events.events());
+                        config.wakeOnRequest(), config.startupWait(), config.wakeFailedCooldown(), events.events());
                 metrics.watch(instance, wake, idle);
                 ComfyClient client = instance.spec().client();
                 backends.add(new Backend(instance.name(),

@@ -36,7 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * reloads itself, an API client 503 with {@code Retry-After}. Passive requests ({@link PassiveRequests}:
  * a forgotten tab's WebSocket reconnects and polling) never wake it and never count as activity; every other
  * request, and every message a client sends over a WebSocket, restarts the idle clock. Each wake is posted as an
- * event naming the request that caused it.
+ * event naming the request that caused it. After a start fails, requests get that failure at once for the cool-down
+ * instead of each trying another start that would fail the same way; a start asked for by hand always tries.
  */
 public final class WakePolicy implements ProxyPolicy {
     private static final int RETRY_AFTER_SECONDS = 5;
@@ -47,26 +48,33 @@ public final class WakePolicy implements ProxyPolicy {
     private final PassiveRequests passive;
     private final boolean wakeOnRequest;
     private final Duration startupWait;
+    private final Duration failedCooldown;
     private final String startingPage;
     private final Events events;
     private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean waking = new AtomicBoolean();
     private final AtomicLong wakes = new AtomicLong();
+    /** When the instance last became FAILED ({@link System#nanoTime()}); meaningful only while it is FAILED. */
+    private volatile long failedAt;
 
     private record Waiter(Context context, Promise<Void> promise) {
     }
 
     public WakePolicy(Vertx vertx, ComfyInstance instance, IdleStopper idle, PassiveRequests passive,
-                      boolean wakeOnRequest, Duration startupWait, Events events) {
+                      boolean wakeOnRequest, Duration startupWait, Duration failedCooldown, Events events) {
         this.vertx = vertx;
         this.instance = instance;
         this.idle = idle;
         this.passive = passive;
         this.wakeOnRequest = wakeOnRequest;
         this.startupWait = startupWait;
+        this.failedCooldown = failedCooldown;
         this.events = events;
         this.startingPage = resource("starting.html");
         instance.addListener((name, from, to, reason) -> {
+            if (to == InstanceState.FAILED) {
+                failedAt = System.nanoTime();
+            }
             if (to == InstanceState.READY || to == InstanceState.FAILED) {
                 settleWaiters();
             }
@@ -91,6 +99,12 @@ public final class WakePolicy implements ProxyPolicy {
         boolean asleep = state == InstanceState.STOPPED || state == InstanceState.FAILED;
         if (asleep && (isPassive || !wakeOnRequest)) {
             return Future.failedFuture(new RejectedException(asleep(request, isPassive)));
+        }
+        if (state == InstanceState.FAILED) {
+            Duration left = failedCooldown.minusNanos(System.nanoTime() - failedAt);
+            if (!left.isNegative() && !left.isZero()) {
+                return Future.failedFuture(new RejectedException(coolingDown(instance.snapshot(), left)));
+            }
         }
         Future<Void> ready = untilReady(request);
         if (asleep || state == InstanceState.STOPPING) {
@@ -175,6 +189,17 @@ public final class WakePolicy implements ProxyPolicy {
         JsonObject body = new JsonObject().put("error", "ComfyUI could not start: " + snapshot.lastError().orElse(snapshot.state().name()))
                 .put("state", snapshot.state().name()).put("logTail", new JsonArray(snapshot.lastFailureLogTail()));
         return new Rejection(503, retryAfter(), "application/json", body.encode());
+    }
+
+    private Rejection coolingDown(InstanceSnapshot snapshot, Duration left) {
+        long seconds = Math.max(1, (left.toMillis() + 999) / 1000);
+        JsonObject body = new JsonObject().put("error", "ComfyUI could not start: " + snapshot.lastError().orElse("it failed")
+                        + ". Requests do not try again for " + seconds + " s (WAKE_FAILED_COOLDOWN_SECONDS); fix the cause and"
+                        + " start it from /manager or with 'comfyctl start'")
+                .put("state", snapshot.state().name()).put("logTail", new JsonArray(snapshot.lastFailureLogTail()))
+                .put("retryAfterSeconds", seconds);
+        return new Rejection(503, MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.RETRY_AFTER, Long.toString(seconds)),
+                "application/json", body.encode());
     }
 
     private static Rejection json(int status, JsonObject body) {
