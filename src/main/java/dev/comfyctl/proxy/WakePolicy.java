@@ -100,17 +100,32 @@ public final class WakePolicy implements ProxyPolicy {
         if (asleep && (isPassive || !wakeOnRequest)) {
             return Future.failedFuture(new RejectedException(asleep(request, isPassive)));
         }
-        if (state == InstanceState.FAILED) {
-            Duration left = failedCooldown.minusNanos(System.nanoTime() - failedAt);
-            if (!left.isNegative() && !left.isZero()) {
-                return Future.failedFuture(new RejectedException(coolingDown(instance.snapshot(), left)));
-            }
+        if (state == InstanceState.FAILED && coolingDown()) {
+            return Future.failedFuture(new RejectedException(coolingDown(instance.snapshot(), cooldownLeft())));
         }
         Future<Void> ready = untilReady(request);
         if (asleep || state == InstanceState.STOPPING) {
-            wake(request);
+            wake(request.method().name() + " " + request.path());
         }
         return ready;
+    }
+
+    @Override
+    public boolean canWake() {
+        InstanceState state = instance.state();
+        return wakeOnRequest && (state == InstanceState.STOPPED || state == InstanceState.FAILED && !coolingDown());
+    }
+
+    @Override
+    public boolean isStarting() {
+        return instance.state() == InstanceState.STARTING;
+    }
+
+    @Override
+    public void wakeToShareLoad(String cause) {
+        if (canWake()) {
+            wake(cause);
+        }
     }
 
     @Override
@@ -118,10 +133,9 @@ public final class WakePolicy implements ProxyPolicy {
         idle.activity();
     }
 
-    private void wake(HttpServerRequest request) {
+    private void wake(String cause) {
         if (waking.compareAndSet(false, true)) {
             wakes.incrementAndGet();
-            String cause = request.method().name() + " " + request.path();
             events.post(EventType.WAKE, instance.name(), "woken by " + cause, Map.of("request", cause));
             instance.start(event -> { }).whenComplete((outcome, failure) -> waking.set(false));
         }
@@ -189,6 +203,15 @@ public final class WakePolicy implements ProxyPolicy {
         JsonObject body = new JsonObject().put("error", "ComfyUI could not start: " + snapshot.lastError().orElse(snapshot.state().name()))
                 .put("state", snapshot.state().name()).put("logTail", new JsonArray(snapshot.lastFailureLogTail()));
         return new Rejection(503, retryAfter(), "application/json", body.encode());
+    }
+
+    private boolean coolingDown() {
+        Duration left = cooldownLeft();
+        return !left.isNegative() && !left.isZero();
+    }
+
+    private Duration cooldownLeft() {
+        return failedCooldown.minusNanos(System.nanoTime() - failedAt);
     }
 
     private Rejection coolingDown(InstanceSnapshot snapshot, Duration left) {
