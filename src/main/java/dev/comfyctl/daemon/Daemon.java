@@ -8,7 +8,6 @@ import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.install.ComfyUiUpdate;
 import dev.comfyctl.install.UpdateSettings;
-import dev.comfyctl.install.InstallListener;
 import dev.comfyctl.install.InstallReport;
 import dev.comfyctl.install.Manifest;
 import dev.comfyctl.install.StartupInstall;
@@ -142,10 +141,15 @@ public final class Daemon implements AutoCloseable {
         List<AutoCloseable> policies = new ArrayList<>();
         Metrics metrics = null;
         DaemonEvents events = null;
+        StartupProgress progress = null;
         try {
             steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> describe(config));
             lock = steps.run(Phase.ENVIRONMENT, "directories", "setup", "State directory", () -> lock(config),
                     taken -> config.home() + " taken");
+            // --- startup progress: what 'comfyctl start' shows and waits on until the daemon listens ---
+            progress = StartupProgress.open(config.home());
+            steps.watch(progress::step);
+            // --- end of startup progress ---
             vertx = Vertx.vertx();
             metrics = new Metrics();
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
@@ -154,7 +158,7 @@ public final class Daemon implements AutoCloseable {
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
             // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
-            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), InstallListener.NONE);
+            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), progress);
             if (components.isPresent()) {
                 Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
                         loaded -> loaded.customNodes().size() + " custom nodes, " + loaded.models().size() + " models");
@@ -235,6 +239,7 @@ public final class Daemon implements AutoCloseable {
             HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, router, config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
+            progress.close();
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idleStoppers.values().forEach(IdleStopper::start);
             policies.stream().filter(HangWatchdog.class::isInstance).map(HangWatchdog.class::cast).forEach(HangWatchdog::start);
@@ -245,6 +250,9 @@ public final class Daemon implements AutoCloseable {
             return new Daemon(config, lock, vertx, server, group, policies, metrics, events, info,
                     new Startup(steps, tracing, tracers, healthServer));
         } catch (RuntimeException | IOException e) {
+            if (progress != null) {
+                progress.close();
+            }
             closeInReverse(policies);
             if (group != null) {
                 group.close();
