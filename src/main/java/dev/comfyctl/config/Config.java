@@ -277,4 +277,18 @@ public record Config(Map<Setting, Value> values) {
     public Path logsDir() {
         return home().resolve("logs");
     }
+
+    /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */
+    public Optional<URI> queueUrl() {
+        return optional(Setting.QUEUE_URL);
+    }
+
+    public int jobMaxAttempts() {
+        return (Integer) get(Setting.JOB_MAX_ATTEMPTS);
+    }
+
+    /** The embedded job queue. */
+    public Path jobsDb() {
+        return home().resolve("jobs.db");
+    }
 }
