@@ -51,9 +51,12 @@ abstract class JobStoreContract {
     }
 
     JobStore open() throws Exception {
-        JobStore opened = openStore(MAX_ATTEMPTS);
-        this.opened.add(opened);
-        return opened;
+        return closeAfterTest(openStore(MAX_ATTEMPTS));
+    }
+
+    JobStore closeAfterTest(JobStore store) {
+        opened.add(store);
+        return store;
     }
 
     static JobSpec spec(String name, int priority) {
