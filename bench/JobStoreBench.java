@@ -27,12 +27,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The job stores' share of a job: enqueue + claim + succeed per second through each backend, with 4 workers
- * claiming while one producer enqueues, beside the floor of the same storage in the same run (SQLite: three bare
+ * claiming while 2 threads enqueue, beside the floor of the same storage in the same run (SQLite: three bare
  * commits per job with the store's pragmas; Redis: three bare round trips per job from 4 threads).
  * Run by bench/jobs-store.sh: java -cp target/comfyctl.jar bench/JobStoreBench.java DIR REDIS_URL JOBS
  */
 public class JobStoreBench {
     static final int WORKERS = 4;
+    /** Submissions arrive concurrently in the daemon too (one blocking call per POST /jobs). */
+    static final int PRODUCERS = 2;
     static final String PROMPT = "{\"3\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":64,\"height\":64,\"batch_size\":1,\"color\":0}},"
             + "\"9\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"3\",0],\"filename_prefix\":\"bench\"}}}";
 
@@ -67,19 +69,22 @@ public class JobStoreBench {
         }
     }
 
-    /** Jobs per second from the first enqueue to the last success: one producer, WORKERS claimers. */
+    /** Jobs per second from the first enqueue to the last success: PRODUCERS submitters, WORKERS claimers. */
     static double run(JobStore store, int jobs) throws Exception {
         try (store) {
             AtomicInteger done = new AtomicInteger();
-            ExecutorService pool = Executors.newFixedThreadPool(WORKERS + 1);
+            AtomicInteger submitted = new AtomicInteger();
+            ExecutorService pool = Executors.newFixedThreadPool(WORKERS + PRODUCERS);
             long start = System.nanoTime();
             List<Future<?>> tasks = new ArrayList<>();
-            tasks.add(pool.submit(() -> {
-                for (int i = 0; i < jobs; i++) {
-                    store.enqueue(new JobSpec(PROMPT, 0, Optional.empty(), List.of()));
-                }
-                return null;
-            }));
+            for (int p = 0; p < PRODUCERS; p++) {
+                tasks.add(pool.submit(() -> {
+                    while (submitted.getAndIncrement() < jobs) {
+                        store.enqueue(new JobSpec(PROMPT, 0, Optional.empty(), List.of()));
+                    }
+                    return null;
+                }));
+            }
             for (int w = 0; w < WORKERS; w++) {
                 String worker = "bench-w" + w;
                 tasks.add(pool.submit(() -> {

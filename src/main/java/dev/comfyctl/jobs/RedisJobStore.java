@@ -142,8 +142,11 @@ public final class RedisJobStore implements JobStore {
             String token = UUID.randomUUID().toString();
             Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token);
             if (answer.get(0).toString().equals("claimed")) {
-                String id = field(answer.get(1), "id");
-                Job job = find(id).orElseThrow(() -> new JobStoreException("job " + id + " vanished from " + link.where()));
+                String inputs = answer.get(2).toString();
+                Job job = job(answer.get(1));
+                if (!inputs.isEmpty()) {
+                    job = withInputs(job, read(inputs, INPUTS));
+                }
                 return Optional.of(new Lease(job, worker, job.attempts(), token));
             }
             long left = deadline - System.nanoTime();
@@ -238,7 +241,7 @@ public final class RedisJobStore implements JobStore {
             lock.lock();
             try {
                 arrivals++;
-                claimable.signalAll();
+                claimable.signal();
             } finally {
                 lock.unlock();
             }
@@ -305,15 +308,6 @@ public final class RedisJobStore implements JobStore {
                 JobJson.errors(fields.get("errors")), JobJson.outputs(fields.get("outputs")),
                 Instant.ofEpochMilli(Long.parseLong(fields.get("created"))), instant(fields.get("started")),
                 instant(fields.get("finished")), "1".equals(fields.get("cancel")));
-    }
-
-    private static String field(Response flatHash, String name) {
-        for (int i = 0; i + 1 < flatHash.size(); i += 2) {
-            if (flatHash.get(i).toString().equals(name)) {
-                return flatHash.get(i + 1).toString();
-            }
-        }
-        throw new JobStoreException("a job hash without '" + name + "'");
     }
 
     private static Optional<Instant> instant(String millis) {

@@ -14,7 +14,9 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -80,6 +82,8 @@ public final class SqliteJobStore implements JobStore {
     /** Counts those signals (under the lock), so that a claimer never waits for one it missed. */
     private volatile long arrivals;
     private final Subscribers subscribers = new Subscribers();
+    /** Compiled once: parsing the SQL again for every call cost more than running it. Used under the lock. */
+    private final Map<String, PreparedStatement> statements = new HashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -120,30 +124,27 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public Job enqueue(JobSpec spec) {
-        String id = UUID.randomUUID().toString();
-        long now = System.currentTimeMillis();
-        Job job = transaction(() -> {
-            try (PreparedStatement insert = connection.prepareStatement(
-                    "INSERT INTO jobs (id, state, prompt, priority, webhook, created_at) VALUES (?, ?, ?, ?, ?, ?)")) {
-                insert.setString(1, id);
-                insert.setString(2, JobState.QUEUED.name());
-                insert.setString(3, spec.prompt());
-                insert.setInt(4, spec.priority());
-                insert.setString(5, spec.webhook().orElse(null));
-                insert.setLong(6, now);
-                insert.executeUpdate();
+        Job job = new Job(UUID.randomUUID().toString(), JobState.QUEUED, spec, 0, Optional.empty(), 0, List.of(),
+                List.of(), Instant.ofEpochMilli(System.currentTimeMillis()), Optional.empty(), Optional.empty(), false);
+        transaction(() -> {
+            PreparedStatement row = prepare(
+                    "INSERT INTO jobs (id, state, prompt, priority, webhook, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+            row.setString(1, job.id());
+            row.setString(2, JobState.QUEUED.name());
+            row.setString(3, spec.prompt());
+            row.setInt(4, spec.priority());
+            row.setString(5, spec.webhook().orElse(null));
+            row.setLong(6, job.createdAt().toEpochMilli());
+            row.executeUpdate();
+            PreparedStatement input = prepare("INSERT INTO job_inputs (job_id, position, name, content) VALUES (?, ?, ?, ?)");
+            for (int i = 0; i < spec.inputs().size(); i++) {
+                input.setString(1, job.id());
+                input.setInt(2, i);
+                input.setString(3, spec.inputs().get(i).name());
+                input.setBytes(4, spec.inputs().get(i).content());
+                input.executeUpdate();
             }
-            try (PreparedStatement insert = connection.prepareStatement(
-                    "INSERT INTO job_inputs (job_id, position, name, content) VALUES (?, ?, ?, ?)")) {
-                for (int i = 0; i < spec.inputs().size(); i++) {
-                    insert.setString(1, id);
-                    insert.setInt(2, i);
-                    insert.setString(3, spec.inputs().get(i).name());
-                    insert.setBytes(4, spec.inputs().get(i).content());
-                    insert.executeUpdate();
-                }
-            }
-            return load(id, true).orElseThrow();
+            return null;
         });
         wakeClaimers();
         publish(job, Optional.empty());
@@ -159,15 +160,14 @@ public final class SqliteJobStore implements JobStore {
     public List<Job> list(Optional<JobState> state, int limit) {
         return transaction(() -> {
             String where = state.map(s -> " WHERE state = ?").orElse("");
-            try (PreparedStatement select = connection.prepareStatement(
-                    "SELECT " + COLUMNS + " FROM jobs" + where + " ORDER BY seq DESC LIMIT ?")) {
-                int index = 1;
-                if (state.isPresent()) {
-                    select.setString(index++, state.get().name());
-                }
-                select.setInt(index, limit);
-                return readAll(select);
+            PreparedStatement select = prepare(
+                    "SELECT " + COLUMNS + " FROM jobs" + where + " ORDER BY seq DESC LIMIT ?");
+            int index = 1;
+            if (state.isPresent()) {
+                select.setString(index++, state.get().name());
             }
+            select.setInt(index, limit);
+            return readAll(select);
         });
     }
 
@@ -178,12 +178,11 @@ public final class SqliteJobStore implements JobStore {
 
     private long count(JobState state) {
         return transaction(() -> {
-            try (PreparedStatement select = connection.prepareStatement("SELECT count(*) FROM jobs WHERE state = ?")) {
-                select.setString(1, state.name());
-                try (ResultSet rows = select.executeQuery()) {
-                    rows.next();
-                    return rows.getLong(1);
-                }
+            PreparedStatement select = prepare("SELECT count(*) FROM jobs WHERE state = ?");
+            select.setString(1, state.name());
+            try (ResultSet rows = select.executeQuery()) {
+                rows.next();
+                return rows.getLong(1);
             }
         });
     }
@@ -240,18 +239,17 @@ public final class SqliteJobStore implements JobStore {
                 return Optional.<Lease>empty();
             }
             String token = UUID.randomUUID().toString();
-            try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET state = 'RUNNING', "
+            PreparedStatement update = prepare("UPDATE jobs SET state = 'RUNNING', "
                     + "attempts = attempts + 1, worker = ?, lease_token = ?, lease_until = ?, progress = 0, "
-                    + "started_at = ? WHERE id = ?")) {
-                update.setString(1, worker);
-                update.setString(2, token);
-                update.setLong(3, now + visibility.toMillis());
-                update.setLong(4, now);
-                update.setString(5, next.get(0).id());
-                update.executeUpdate();
-            }
+                    + "started_at = ? WHERE id = ?");
+            update.setString(1, worker);
+            update.setString(2, token);
+            update.setLong(3, now + visibility.toMillis());
+            update.setLong(4, now);
+            update.setString(5, next.get(0).id());
+            update.executeUpdate();
             Job job = load(next.get(0).id(), true).orElseThrow();
-            events.add(event(job.id(), Optional.empty()));
+            events.add(() -> publish(job, Optional.empty()));
             return Optional.of(new Lease(job, worker, job.attempts(), token));
         });
         events.forEach(Runnable::run);
@@ -269,11 +267,10 @@ public final class SqliteJobStore implements JobStore {
                 finish(lease.jobId(), JobState.CANCELLED, System.currentTimeMillis());
                 return load(lease.jobId(), false);
             }
-            try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET lease_until = ? WHERE id = ?")) {
-                update.setLong(1, System.currentTimeMillis() + visibility.toMillis());
-                update.setString(2, lease.jobId());
-                update.executeUpdate();
-            }
+            PreparedStatement update = prepare("UPDATE jobs SET lease_until = ? WHERE id = ?");
+            update.setLong(1, System.currentTimeMillis() + visibility.toMillis());
+            update.setString(2, lease.jobId());
+            update.executeUpdate();
             return job;
         });
         ended.filter(job -> job.state() == JobState.CANCELLED).ifPresent(job -> publish(job, Optional.empty()));
@@ -283,13 +280,12 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public void progress(Lease lease, double progress, JobEvent event) {
         boolean held = transaction(() -> {
-            try (PreparedStatement update = connection.prepareStatement(
-                    "UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'RUNNING'")) {
-                update.setDouble(1, Math.max(0, Math.min(1, progress)));
-                update.setString(2, lease.jobId());
-                update.setString(3, lease.token());
-                return update.executeUpdate() == 1;
-            }
+            PreparedStatement update = prepare(
+                    "UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'RUNNING'");
+            update.setDouble(1, Math.max(0, Math.min(1, progress)));
+            update.setString(2, lease.jobId());
+            update.setString(3, lease.token());
+            return update.executeUpdate() == 1;
         });
         if (held) {
             subscribers.publish(event);
@@ -306,11 +302,10 @@ public final class SqliteJobStore implements JobStore {
             if (job.get().cancelRequested()) {
                 finish(lease.jobId(), JobState.CANCELLED, System.currentTimeMillis());
             } else {
-                try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET outputs = ?, progress = 1 WHERE id = ?")) {
-                    update.setString(1, JobJson.outputs(outputs));
-                    update.setString(2, lease.jobId());
-                    update.executeUpdate();
-                }
+                PreparedStatement update = prepare("UPDATE jobs SET outputs = ?, progress = 1 WHERE id = ?");
+                update.setString(1, JobJson.outputs(outputs));
+                update.setString(2, lease.jobId());
+                update.executeUpdate();
                 finish(lease.jobId(), JobState.SUCCEEDED, System.currentTimeMillis());
             }
             return load(lease.jobId(), false);
@@ -382,10 +377,9 @@ public final class SqliteJobStore implements JobStore {
             if (job.get().state() == JobState.QUEUED) {
                 finish(id, JobState.CANCELLED, System.currentTimeMillis());
             } else {
-                try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET cancel_requested = 1 WHERE id = ?")) {
-                    update.setString(1, id);
-                    update.executeUpdate();
-                }
+                PreparedStatement update = prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ?");
+                update.setString(1, id);
+                update.executeUpdate();
             }
             changed[0] = true;
             return load(id, true);
@@ -399,11 +393,10 @@ public final class SqliteJobStore implements JobStore {
     @Override
     public List<Job> deadLetters(int limit) {
         return transaction(() -> {
-            try (PreparedStatement select = connection.prepareStatement(
-                    "SELECT " + COLUMNS + " FROM jobs WHERE state = 'FAILED' ORDER BY finished_at DESC, seq DESC LIMIT ?")) {
-                select.setInt(1, limit);
-                return readAll(select);
-            }
+            PreparedStatement select = prepare(
+                    "SELECT " + COLUMNS + " FROM jobs WHERE state = 'FAILED' ORDER BY finished_at DESC, seq DESC LIMIT ?");
+            select.setInt(1, limit);
+            return readAll(select);
         });
     }
 
@@ -428,6 +421,15 @@ public final class SqliteJobStore implements JobStore {
         }
     }
 
+    private PreparedStatement prepare(String sql) throws SQLException {
+        PreparedStatement statement = statements.get(sql);
+        if (statement == null) {
+            statement = connection.prepareStatement(sql);
+            statements.put(sql, statement);
+        }
+        return statement;
+    }
+
     private void closeQuietly() {
         try {
             connection.close();
@@ -438,69 +440,60 @@ public final class SqliteJobStore implements JobStore {
 
     /** The job as this lease holds it: RUNNING under this very token, or nothing when the lease was lost. */
     private Optional<Job> held(Lease lease) throws SQLException {
-        try (PreparedStatement select = connection.prepareStatement(
-                "SELECT " + COLUMNS + " FROM jobs WHERE id = ? AND lease_token = ? AND state = 'RUNNING'")) {
-            select.setString(1, lease.jobId());
-            select.setString(2, lease.token());
-            return readAll(select).stream().findFirst();
-        }
+        PreparedStatement select = prepare(
+                "SELECT " + COLUMNS + " FROM jobs WHERE id = ? AND lease_token = ? AND state = 'RUNNING'");
+        select.setString(1, lease.jobId());
+        select.setString(2, lease.token());
+        return readAll(select).stream().findFirst();
     }
 
     private void requeue(String id, boolean giveBackAttempt) throws SQLException {
-        try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET state = 'QUEUED', worker = NULL, "
+        PreparedStatement update = prepare("UPDATE jobs SET state = 'QUEUED', worker = NULL, "
                 + "lease_token = NULL, lease_until = NULL, progress = 0, started_at = NULL"
-                + (giveBackAttempt ? ", attempts = attempts - 1" : "") + " WHERE id = ?")) {
-            update.setString(1, id);
-            update.executeUpdate();
-        }
+                + (giveBackAttempt ? ", attempts = attempts - 1" : "") + " WHERE id = ?");
+        update.setString(1, id);
+        update.executeUpdate();
     }
 
     private void finish(String id, JobState state, long now) throws SQLException {
-        try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET state = ?, worker = NULL, "
-                + "lease_token = NULL, lease_until = NULL, finished_at = ? WHERE id = ?")) {
-            update.setString(1, state.name());
-            update.setLong(2, now);
-            update.setString(3, id);
-            update.executeUpdate();
-        }
+        PreparedStatement update = prepare("UPDATE jobs SET state = ?, worker = NULL, "
+                + "lease_token = NULL, lease_until = NULL, finished_at = ? WHERE id = ?");
+        update.setString(1, state.name());
+        update.setLong(2, now);
+        update.setString(3, id);
+        update.executeUpdate();
     }
 
     private void appendError(String id, String error) throws SQLException {
         List<String> errors = new ArrayList<>(load(id, false).orElseThrow().errors());
         errors.add(error);
-        try (PreparedStatement update = connection.prepareStatement("UPDATE jobs SET errors = ? WHERE id = ?")) {
-            update.setString(1, JobJson.errors(errors));
-            update.setString(2, id);
-            update.executeUpdate();
-        }
+        PreparedStatement update = prepare("UPDATE jobs SET errors = ? WHERE id = ?");
+        update.setString(1, JobJson.errors(errors));
+        update.setString(2, id);
+        update.executeUpdate();
     }
 
     private List<Job> select(String where, long... parameters) throws SQLException {
-        try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " FROM jobs WHERE " + where)) {
-            for (int i = 0; i < parameters.length; i++) {
-                select.setLong(i + 1, parameters[i]);
-            }
-            return readAll(select);
+        PreparedStatement select = prepare("SELECT " + COLUMNS + " FROM jobs WHERE " + where);
+        for (int i = 0; i < parameters.length; i++) {
+            select.setLong(i + 1, parameters[i]);
         }
+        return readAll(select);
     }
 
     private Optional<Job> load(String id, boolean withInputs) throws SQLException {
-        Optional<Job> job;
-        try (PreparedStatement select = connection.prepareStatement("SELECT " + COLUMNS + " FROM jobs WHERE id = ?")) {
-            select.setString(1, id);
-            job = readAll(select).stream().findFirst();
-        }
+        PreparedStatement select = prepare("SELECT " + COLUMNS + " FROM jobs WHERE id = ?");
+        select.setString(1, id);
+        Optional<Job> job = readAll(select).stream().findFirst();
         if (job.isEmpty() || !withInputs) {
             return job;
         }
         List<JobInput> inputs = new ArrayList<>();
-        try (PreparedStatement select = connection.prepareStatement(
-                "SELECT name, content FROM job_inputs WHERE job_id = ? ORDER BY position")) {
-            select.setString(1, id);
-            try (ResultSet rows = select.executeQuery()) {
-                while (rows.next()) {
-                    inputs.add(new JobInput(rows.getString(1), rows.getBytes(2)));
-                }
+        PreparedStatement selectInputs = prepare("SELECT name, content FROM job_inputs WHERE job_id = ? ORDER BY position");
+        selectInputs.setString(1, id);
+        try (ResultSet rows = selectInputs.executeQuery()) {
+            while (rows.next()) {
+                inputs.add(new JobInput(rows.getString(1), rows.getBytes(2)));
             }
         }
         Job found = job.get();
@@ -544,7 +537,7 @@ public final class SqliteJobStore implements JobStore {
         lock.lock();
         try {
             arrivals++;
-            claimable.signalAll();
+            claimable.signal();
         } finally {
             lock.unlock();
         }

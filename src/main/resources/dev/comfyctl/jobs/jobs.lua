@@ -77,7 +77,7 @@ local function take(id, worker, token, visibility, now)
   redis.call('HSET', key, 'worker', worker, 'token', token, 'lease_until', now + visibility, 'progress', 0,
     'started', now)
   publish_state(id, nil)
-  return {'claimed', hash(key)}
+  return {'claimed', hash(key), redis.call('GET', P .. 'inputs:' .. id) or ''}
 end
 
 if op == 'enqueue' then
