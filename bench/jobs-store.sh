@@ -19,6 +19,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 # As the README advises for a fleet: append-only file, fsync every second.
 redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes --appendfsync everysec \
   --daemonize no --logfile "$work/redis.log" & redis_pid=$!
+disown "$redis_pid"
 until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
 echo "job stores: $jobs jobs per run, state in $work ($(df -T "$work" | awk 'NR==2 {print $2}')), $(nproc) cores" >&2
