@@ -219,9 +219,22 @@ public final class RedisJobStore implements JobStore {
                 () -> subscribed[0] = subscriber.subscribe(EVENTS + jobId),
                 () -> subscriber.unsubscribe(EVENTS + jobId));
         if (!Context.isOnEventLoopThread()) {
-            link.await(subscribed[0], "SUBSCRIBE");
+            try {
+                link.await(subscribed[0], "SUBSCRIBE");
+            } catch (JobStoreException e) {
+                closeQuietly(handle);
+                throw e;
+            }
         }
         return handle;
+    }
+
+    private static void closeQuietly(AutoCloseable handle) {
+        try {
+            handle.close();
+        } catch (Exception e) {
+            log.debug("dropping a subscription: {}", e.toString());
+        }
     }
 
     /** Idempotent: closes the event connection, then the pooled client. */

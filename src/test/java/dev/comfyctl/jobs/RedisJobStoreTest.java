@@ -110,6 +110,25 @@ class RedisJobStoreTest extends JobStoreContract {
     }
 
     @Test
+    void aStoreCarriesOnWhenRedisIsKilledAndRestartedUnderIt() throws Exception {
+        JobStore other = open();
+        Job job = store.enqueue(spec("survivor", 0));
+
+        redis.kill();
+        redis.start();
+
+        await().atMost(LONG).ignoreExceptions().untilAsserted(() ->
+                assertThat(store.find(job.id())).map(Job::state).contains(JobState.QUEUED));
+        List<JobEvent> events = new CopyOnWriteArrayList<>();
+        await().atMost(LONG).ignoreExceptions().until(() -> store.subscribe(job.id(), events::add) != null);
+        Lease lease = await().atMost(LONG).ignoreExceptions().until(
+                () -> other.claim("w1", LONG, Duration.ofSeconds(1)), java.util.Optional::isPresent).orElseThrow();
+        assertThat(lease.jobId()).isEqualTo(job.id());
+        await().atMost(LONG).untilAsserted(() -> assertThat(events).extracting(JobEvent::json)
+                .anySatisfy(json -> assertThat(json).contains("running")));
+    }
+
+    @Test
     void anUnreachableRedisIsRefusedWithWhereAndWhatToDo() {
         URI nowhere = URI.create("redis://:s3cret@127.0.0.1:" + Ports.free() + "/0");
 
