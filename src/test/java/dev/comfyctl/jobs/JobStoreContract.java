@@ -40,6 +40,11 @@ abstract class JobStoreContract {
     /** Kills the backend without warning and brings it back (nothing to do for a file). */
     abstract void crashBackend() throws Exception;
 
+    /** The stores concurrent workers claim from: this one, and on a shared backend other daemons' too. */
+    List<JobStore> claimingStores() throws Exception {
+        return List.of(store);
+    }
+
     @BeforeEach
     void openFirstStore() throws Exception {
         store = open();
@@ -396,16 +401,18 @@ abstract class JobStoreContract {
         }
         List<String> claimed = Collections.synchronizedList(new ArrayList<>());
         Set<String> refused = ConcurrentHashMap.newKeySet();
+        List<JobStore> stores = claimingStores();
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try {
             List<Future<?>> running = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 String worker = "w" + w;
+                JobStore from = stores.get(w % stores.size());
                 running.add(pool.submit(() -> {
                     Optional<Lease> lease;
-                    while ((lease = store.claim(worker, LONG, Duration.ofMillis(500))).isPresent()) {
+                    while ((lease = from.claim(worker, LONG, Duration.ofMillis(500))).isPresent()) {
                         claimed.add(lease.get().jobId());
-                        if (!store.succeed(lease.get(), List.of())) {
+                        if (!from.succeed(lease.get(), List.of())) {
                             refused.add(lease.get().jobId());
                         }
                     }

@@ -61,6 +61,12 @@ class RedisJobStoreTest extends JobStoreContract {
         return super.open();
     }
 
+    /** Two daemons on one Redis: their workers never get the same job either. */
+    @Override
+    List<JobStore> claimingStores() throws Exception {
+        return List.of(store, open());
+    }
+
     @Test
     void twoDaemonsOnOneRedisShareJobsAndEvents() throws Exception {
         JobStore other = open();
