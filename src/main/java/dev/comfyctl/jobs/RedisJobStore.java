@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
@@ -28,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -73,6 +75,8 @@ public final class RedisJobStore implements JobStore {
     private final int maxAttempts;
     private final RedisSubscriber subscriber;
     private final Subscribers subscribers = new Subscribers();
+    /** Per job with listeners here: its SUBSCRIBE, done once Redis confirmed it. */
+    private final Map<String, Future<?>> subscriptions = new ConcurrentHashMap<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition claimable = lock.newCondition();
     private volatile long arrivals;
@@ -214,13 +218,16 @@ public final class RedisJobStore implements JobStore {
      */
     @Override
     public AutoCloseable subscribe(String jobId, Consumer<JobEvent> listener) {
-        io.vertx.core.Future<?>[] subscribed = {io.vertx.core.Future.succeededFuture()};
         AutoCloseable handle = subscribers.add(jobId, listener,
-                () -> subscribed[0] = subscriber.subscribe(EVENTS + jobId),
-                () -> subscriber.unsubscribe(EVENTS + jobId));
+                () -> subscriptions.put(jobId, subscriber.subscribe(EVENTS + jobId)),
+                () -> {
+                    subscriptions.remove(jobId);
+                    subscriber.unsubscribe(EVENTS + jobId);
+                });
+        Future<?> subscribed = subscriptions.getOrDefault(jobId, Future.succeededFuture());
         if (!Context.isOnEventLoopThread()) {
             try {
-                link.await(subscribed[0], "SUBSCRIBE");
+                link.await(subscribed, "SUBSCRIBE");
             } catch (JobStoreException e) {
                 closeQuietly(handle);
                 throw e;
