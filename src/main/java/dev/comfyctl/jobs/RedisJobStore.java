@@ -244,7 +244,10 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
-    /** Idempotent: closes the event connection, then the pooled client. */
+    /**
+     * Idempotent: closes the event connection, then the pooled client. A claim waiting meanwhile ends at once with
+     * an IllegalStateException, as every later call does.
+     */
     @Override
     public void close() {
         if (closed.getAndSet(true)) {
@@ -253,18 +256,13 @@ public final class RedisJobStore implements JobStore {
         subscriber.close();
         subscribers.clear();
         link.close();
+        wakeClaimers(true);
         log.info("job store on {} closed", link.where());
     }
 
     private void onMessage(String channel, String message) {
         if (channel.equals(WAKE)) {
-            lock.lock();
-            try {
-                arrivals++;
-                claimable.signal();
-            } finally {
-                lock.unlock();
-            }
+            wakeClaimers(false);
         } else if (channel.startsWith(EVENTS)) {
             try {
                 JsonNode node = JSON.readTree(message);
@@ -276,6 +274,21 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
+    /** One claimer per new job (waking them all would have all but one look in vain), or all of them. */
+    private void wakeClaimers(boolean all) {
+        lock.lock();
+        try {
+            arrivals++;
+            if (all) {
+                claimable.signalAll();
+            } else {
+                claimable.signal();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Runs one operation of jobs.lua; loads the script again when Redis lost it (a restart without it). */
     private Response run(String operation, String... arguments) {
         if (closed.get()) {
@@ -284,6 +297,9 @@ public final class RedisJobStore implements JobStore {
         try {
             return link.send(script(Command.EVALSHA, SCRIPT_SHA, operation, arguments));
         } catch (JobStoreException e) {
+            if (closed.get()) {
+                throw new IllegalStateException("the job store on " + link.where() + " is closed", e);
+            }
             if (e.getMessage() == null || !e.getMessage().contains("NOSCRIPT")) {
                 throw e;
             }

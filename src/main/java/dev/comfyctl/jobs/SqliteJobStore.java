@@ -342,7 +342,8 @@ public final class SqliteJobStore implements JobStore {
         if (requeued[0]) {
             wakeClaimers();
         }
-        publish(ended.get(), Optional.of(error));
+        boolean cancelled = ended.get().state() == JobState.CANCELLED;
+        publish(ended.get(), cancelled ? Optional.empty() : Optional.of(error));
         return ended.get();
     }
 
@@ -405,7 +406,7 @@ public final class SqliteJobStore implements JobStore {
         return subscribers.add(jobId, listener);
     }
 
-    /** Idempotent; a claimer waiting in {@link #claim} gets its answer first. */
+    /** Idempotent. A claim waiting meanwhile ends at once with an IllegalStateException, as every later call does. */
     @Override
     public void close() {
         if (closed.getAndSet(true)) {
@@ -419,6 +420,7 @@ public final class SqliteJobStore implements JobStore {
         } finally {
             lock.unlock();
         }
+        wakeAllClaimers();
     }
 
     private PreparedStatement prepare(String sql) throws SQLException {
@@ -533,6 +535,17 @@ public final class SqliteJobStore implements JobStore {
         subscribers.publish(JobJson.stateEvent(job, error));
     }
 
+    private void wakeAllClaimers() {
+        lock.lock();
+        try {
+            arrivals++;
+            claimable.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One claimer per new job: waking them all would have all but one look in vain. */
     private void wakeClaimers() {
         lock.lock();
         try {

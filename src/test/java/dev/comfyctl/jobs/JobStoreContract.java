@@ -20,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -136,6 +137,7 @@ abstract class JobStoreContract {
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
             Future<Optional<Lease>> waiting = pool.submit(() -> store.claim("w1", LONG, Duration.ofSeconds(20)));
+            // The job must arrive while the claim waits: give it time to get there.
             await().pollDelay(Duration.ofMillis(200)).atMost(LONG).until(() -> true);
             assertThat(waiting).isNotDone();
 
@@ -433,8 +435,21 @@ abstract class JobStoreContract {
     }
 
     @Test
-    void closeIsIdempotent() {
-        store.close();
-        store.close();
+    void closingEndsAWaitingClaimAndIsIdempotent() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<Optional<Lease>> waiting = pool.submit(() -> store.claim("w1", LONG, Duration.ofMinutes(5)));
+            // The claim must be waiting when the store closes: give it time to get there.
+            await().pollDelay(Duration.ofMillis(300)).atMost(LONG).until(() -> true);
+
+            store.close();
+            store.close();
+
+            assertThatThrownBy(() -> waiting.get(20, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+            assertThatThrownBy(() -> store.enqueue(spec("late", 0))).isInstanceOf(IllegalStateException.class);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }
