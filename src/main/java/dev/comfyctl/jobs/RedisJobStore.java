@@ -28,6 +28,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -52,7 +53,9 @@ import java.util.function.Consumer;
  * reads the group's pending entries and takes over (XCLAIM) those whose deadline passed: a new attempt, or the
  * dead letters once the attempts are used up. Every change is one Lua script ({@code jobs.lua}), atomic
  * across the fleet: two daemons cannot take the same entry, and a result is accepted only under the lease's
- * current token, so a job that ran twice keeps one result.
+ * current token, so a job that ran twice keeps one result. Worker names change with every daemon start, so a
+ * store removes from the group its consumers that hold nothing when it closes, and anyone's that have been silent
+ * for an hour (a daemon that died) when it opens.
  *
  * <p>A claim does not block inside Redis (XREADGROUP BLOCK would hold a connection per waiting worker): it
  * waits for a message on {@code wake}, and looks again at least every 200 ms for leases that expired.
@@ -67,6 +70,8 @@ public final class RedisJobStore implements JobStore {
     private static final String WAKE = PREFIX + "wake";
     private static final String EVENTS = PREFIX + "events:";
     private static final long CLAIM_POLL_MILLIS = 200;
+    /** A consumer holding nothing and silent this long belonged to a daemon that is gone. */
+    private static final Duration ABANDONED_CONSUMER = Duration.ofHours(1);
     private static final TypeReference<List<JobInput>> INPUTS = new TypeReference<>() { };
     private static final String SCRIPT = script();
     private static final String SCRIPT_SHA = sha1(SCRIPT);
@@ -81,6 +86,8 @@ public final class RedisJobStore implements JobStore {
     private final Condition claimable = lock.newCondition();
     private volatile long arrivals;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Consumer names this store claimed for, forgotten by the group at close when they hold nothing. */
+    private final Set<String> workers = ConcurrentHashMap.newKeySet();
 
     /**
      * Connects; blocking.
@@ -101,6 +108,7 @@ public final class RedisJobStore implements JobStore {
             link.close();
             throw e;
         }
+        forgetConsumers();
         log.info("job store on {}: {} queued", link.where(), depth());
     }
 
@@ -140,6 +148,7 @@ public final class RedisJobStore implements JobStore {
 
     @Override
     public Optional<Lease> claim(String worker, Duration visibility, Duration wait) throws InterruptedException {
+        workers.add(worker);
         long deadline = System.nanoTime() + wait.toNanos();
         while (true) {
             long seen = arrivals;
@@ -255,6 +264,11 @@ public final class RedisJobStore implements JobStore {
         }
         subscriber.close();
         subscribers.clear();
+        try {
+            forgetConsumers();
+        } catch (JobStoreException e) {
+            log.warn("could not remove this daemon's consumers from the group: {}", e.getMessage());
+        }
         link.close();
         wakeClaimers(true);
         log.info("job store on {} closed", link.where());
@@ -272,6 +286,17 @@ public final class RedisJobStore implements JobStore {
                 log.warn("unreadable job event on {}: {}", channel, message);
             }
         }
+    }
+
+    /**
+     * Removes from the group the consumers that hold no entry and are this store's or idle for an hour: every
+     * daemon start brings new worker names, which would otherwise pile up in the group for ever.
+     */
+    private void forgetConsumers() {
+        List<String> arguments = new ArrayList<>(List.of(Long.toString(ABANDONED_CONSUMER.toMillis())));
+        arguments.addAll(workers);
+        Response answer = eval("forget", arguments.toArray(String[]::new));
+        log.debug("removed {} idle consumers from the job queue's group", answer.get(1));
     }
 
     /** One claimer per new job (waking them all would have all but one look in vain), or all of them. */
@@ -295,11 +320,19 @@ public final class RedisJobStore implements JobStore {
             throw new IllegalStateException("the job store on " + link.where() + " is closed");
         }
         try {
-            return link.send(script(Command.EVALSHA, SCRIPT_SHA, operation, arguments));
+            return eval(operation, arguments);
         } catch (JobStoreException e) {
             if (closed.get()) {
                 throw new IllegalStateException("the job store on " + link.where() + " is closed", e);
             }
+            throw e;
+        }
+    }
+
+    private Response eval(String operation, String... arguments) {
+        try {
+            return link.send(script(Command.EVALSHA, SCRIPT_SHA, operation, arguments));
+        } catch (JobStoreException e) {
             if (e.getMessage() == null || !e.getMessage().contains("NOSCRIPT")) {
                 throw e;
             }

@@ -232,5 +232,22 @@ elseif op == 'cancel' then
   end
   publish_state(id, nil)
   return {'changed', hash(key)}
+
+elseif op == 'forget' then
+  -- Consumers holding no entry: this store's workers (ARGV[5]...), and any idle past ARGV[4] ms (dead daemons').
+  local threshold, mine, removed = tonumber(ARGV[4]), {}, 0
+  for i = 5, #ARGV do mine[ARGV[i]] = true end
+  for _, priority in ipairs(redis.call('ZRANGE', P .. 'priorities', 0, -1)) do
+    local stream = P .. 'queue:' .. priority
+    for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+      local info = {}
+      for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+      if info.pending == 0 and (mine[info.name] or info.idle > threshold) then
+        redis.call('XGROUP', 'DELCONSUMER', stream, group, info.name)
+        removed = removed + 1
+      end
+    end
+  end
+  return {'forgotten', removed}
 end
 return redis.error_reply('unknown job store operation ' .. tostring(op))

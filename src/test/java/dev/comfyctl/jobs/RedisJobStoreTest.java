@@ -3,6 +3,9 @@ package dev.comfyctl.jobs;
 import dev.comfyctl.testing.Ports;
 import dev.comfyctl.testing.RedisServer;
 import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -132,6 +135,37 @@ class RedisJobStoreTest extends JobStoreContract {
         assertThat(lease.jobId()).isEqualTo(job.id());
         await().atMost(LONG).untilAsserted(() -> assertThat(events).extracting(JobEvent::json)
                 .anySatisfy(json -> assertThat(json).contains("running")));
+    }
+
+    @Test
+    void aClosingStoreRemovesItsConsumersFromTheGroupButKeepsOneHoldingAJob() throws Exception {
+        JobStore leaving = openStore(MAX_ATTEMPTS);
+        store.enqueue(spec("done", 1));
+        Job held = store.enqueue(spec("held", 0));
+        assertThat(leaving.succeed(claim(leaving, "finished-worker"), List.of())).isTrue();
+        assertThat(leaving.claim("holding-worker", SHORT_LEASE, LONG).orElseThrow().jobId()).isEqualTo(held.id());
+        assertThat(consumers()).contains("finished-worker", "holding-worker");
+
+        leaving.close();
+
+        assertThat(consumers()).doesNotContain("finished-worker").contains("holding-worker");
+        Lease reclaimed = store.claim("w2", LONG, LONG).orElseThrow();
+        assertThat(reclaimed.jobId()).isEqualTo(held.id());
+        assertThat(reclaimed.attempt()).isEqualTo(2);
+    }
+
+    /** The consumers of the group on every priority's stream. */
+    private static List<String> consumers() {
+        try (RedisLink link = new RedisLink(vertx, redis.url())) {
+            List<String> names = new java.util.ArrayList<>();
+            for (Response priority : link.send(Request.cmd(Command.ZRANGE).arg("comfyctl:priorities").arg(0).arg(-1))) {
+                for (Response consumer : link.send(Request.cmd(Command.XINFO).arg("CONSUMERS")
+                        .arg("comfyctl:queue:" + priority).arg("workers"))) {
+                    names.add(consumer.isMap() ? consumer.get("name").toString() : consumer.get(1).toString());
+                }
+            }
+            return names;
+        }
     }
 
     @Test
