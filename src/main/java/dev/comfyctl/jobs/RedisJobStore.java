@@ -43,15 +43,18 @@ import java.util.function.Consumer;
  * <ul>
  *   <li>{@code job:<id>} a hash per job (spec, state, attempts, lease, errors, outputs), so that any daemon
  *       answers {@link #find}; {@code inputs:<id>} its input files; {@code jobs} and {@code state:<STATE>} sorted
- *       sets of ids by submission order, for {@link #list}; {@code dead} the dead letters, newest first.</li>
+ *       sets of ids by submission order, for {@link #list}; {@code dead} the dead letters, newest first;
+ *       {@code leases} the deadlines of running jobs' leases.</li>
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
  *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable.</li>
  * </ul>
- * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash. XAUTOCLAIM takes
- * every entry idle past one threshold, but here each lease has its own visibility (the claimer's), so a claim
- * reads the group's pending entries and takes over (XCLAIM) those whose deadline passed: a new attempt, or the
- * dead letters once the attempts are used up. Every change is one Lua script ({@code jobs.lua}), atomic
+ * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash and in the sorted
+ * set {@code leases}. XAUTOCLAIM takes every entry idle past one threshold, but here each lease has its own
+ * visibility (the claimer's), and scanning the pending entries would cost every claim as many steps as jobs run
+ * across the fleet; so a claim takes the deadlines that passed from {@code leases} and takes over (XCLAIM) their
+ * entries: a new attempt, or the dead letters once the attempts are used up. A job given back (release, a
+ * retryable failure) keeps its pending entry with a deadline of 0, and is the next one claimed. Every change is one Lua script ({@code jobs.lua}), atomic
  * across the fleet: two daemons cannot take the same entry, and a result is accepted only under the lease's
  * current token, so a job that ran twice keeps one result. Worker names change with every daemon start, so a
  * store removes from the group its consumers that hold nothing when it closes, and anyone's that have been silent
