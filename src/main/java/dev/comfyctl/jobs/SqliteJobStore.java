@@ -62,6 +62,8 @@ public final class SqliteJobStore implements JobStore {
               finished_at INTEGER,
               cancel_requested INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS jobs_queued ON jobs(state, priority DESC, seq);
+            CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
+            CREATE INDEX IF NOT EXISTS jobs_leases ON jobs(state, lease_until);
             CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(state, finished_at);
             CREATE TABLE IF NOT EXISTS job_inputs (
               job_id TEXT NOT NULL,
