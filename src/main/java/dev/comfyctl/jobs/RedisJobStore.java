@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The fleet's job store: one Redis (QUEUE_URL) shared by every daemon, each worker a consumer of one consumer
@@ -111,8 +112,14 @@ public final class RedisJobStore implements JobStore {
             link.close();
             throw e;
         }
-        forgetConsumers();
-        log.info("job store on {}: {} queued", link.where(), depth());
+        try {
+            forgetConsumers();
+            log.info("job store on {}: {} queued", link.where(), depth());
+        } catch (RuntimeException e) {
+            subscriber.close();
+            link.close();
+            throw e;
+        }
     }
 
     @Override
@@ -125,7 +132,7 @@ public final class RedisJobStore implements JobStore {
 
     @Override
     public Optional<Job> find(String id) {
-        List<Response> answers = link.batch(List.of(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id),
+        List<Response> answers = batch(List.of(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id),
                 Request.cmd(Command.GET).arg(PREFIX + "inputs:" + id)));
         if (answers.get(0) == null || answers.get(0).size() == 0) {
             return Optional.empty();
@@ -141,12 +148,12 @@ public final class RedisJobStore implements JobStore {
             return List.of();
         }
         String set = state.map(s -> PREFIX + "state:" + s.name()).orElse(PREFIX + "jobs");
-        return jobs(link.send(Request.cmd(Command.ZREVRANGE).arg(set).arg(0).arg(limit - 1)));
+        return jobs(send(Request.cmd(Command.ZREVRANGE).arg(set).arg(0).arg(limit - 1)));
     }
 
     @Override
     public long depth() {
-        return link.send(Request.cmd(Command.ZCARD).arg(PREFIX + "state:" + JobState.QUEUED.name())).toLong();
+        return send(Request.cmd(Command.ZCARD).arg(PREFIX + "state:" + JobState.QUEUED.name())).toLong();
     }
 
     @Override
@@ -220,7 +227,7 @@ public final class RedisJobStore implements JobStore {
         if (limit < 1) {
             return List.of();
         }
-        return jobs(link.send(Request.cmd(Command.LRANGE).arg(PREFIX + "dead").arg(0).arg(limit - 1)));
+        return jobs(send(Request.cmd(Command.LRANGE).arg(PREFIX + "dead").arg(0).arg(limit - 1)));
     }
 
     /**
@@ -317,13 +324,26 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
-    /** Runs one operation of jobs.lua; loads the script again when Redis lost it (a restart without it). */
+    /** Runs one operation of jobs.lua. */
     private Response run(String operation, String... arguments) {
+        return whileOpen(() -> eval(operation, arguments));
+    }
+
+    private Response send(Request request) {
+        return whileOpen(() -> link.send(request));
+    }
+
+    private List<Response> batch(List<Request> requests) {
+        return whileOpen(() -> link.batch(requests));
+    }
+
+    /** A call to Redis; once the store is closed, an IllegalStateException, whatever Redis answered. */
+    private <T> T whileOpen(Supplier<T> call) {
         if (closed.get()) {
             throw new IllegalStateException("the job store on " + link.where() + " is closed");
         }
         try {
-            return eval(operation, arguments);
+            return call.get();
         } catch (JobStoreException e) {
             if (closed.get()) {
                 throw new IllegalStateException("the job store on " + link.where() + " is closed", e);
@@ -332,6 +352,7 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
+    /** Loads the script again when Redis lost it (a restart, a SCRIPT FLUSH). */
     private Response eval(String operation, String... arguments) {
         try {
             return link.send(script(Command.EVALSHA, SCRIPT_SHA, operation, arguments));
@@ -355,7 +376,7 @@ public final class RedisJobStore implements JobStore {
         List<Request> reads = new ArrayList<>();
         ids.forEach(id -> reads.add(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id.toString())));
         List<Job> jobs = new ArrayList<>();
-        for (Response hash : link.batch(reads)) {
+        for (Response hash : batch(reads)) {
             if (hash != null && hash.size() > 0) {
                 jobs.add(job(hash));
             }
