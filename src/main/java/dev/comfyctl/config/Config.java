@@ -356,6 +356,20 @@ public record Config(Map<Setting, Value> values) {
         return value(Setting.WORKERS).source() != Source.DEFAULT;
     }
 
+    /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */
+    public Optional<URI> queueUrl() {
+        return optional(Setting.QUEUE_URL);
+    }
+
+    public int jobMaxAttempts() {
+        return (Integer) get(Setting.JOB_MAX_ATTEMPTS);
+    }
+
+    /** The embedded job queue. */
+    public Path jobsDb() {
+        return home().resolve("jobs.db");
+    }
+
     // Wake on request after a failed start (polish)
     public Duration wakeFailedCooldown() {
         return Duration.ofSeconds((Integer) get(Setting.WAKE_FAILED_COOLDOWN_SECONDS));
