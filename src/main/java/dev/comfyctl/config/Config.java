@@ -277,4 +277,18 @@ public record Config(Map<Setting, Value> values) {
     public Path logsDir() {
         return home().resolve("logs");
     }
+
+    // Job queue workers and API (issue 6, branch jobs-api)
+    public int jobsPerInstance() {
+        return (Integer) get(Setting.JOBS_PER_INSTANCE);
+    }
+
+    public Duration jobVisibility() {
+        return Duration.ofSeconds((Integer) get(Setting.JOB_VISIBILITY_SECONDS));
+    }
+
+    @SuppressWarnings("unchecked")
+    public Path jobsOutputDir() {
+        return ((Optional<Path>) get(Setting.JOBS_OUTPUT_DIR)).orElse(home().resolve("job-outputs"));
+    }
 }

@@ -99,7 +99,15 @@ public enum Setting {
     WEBHOOK_URLS(Parsers::webhookUrls, "",
             "comma-separated http(s) URLs that get every event as a JSON POST, retried with backoff; may hold tokens"),
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
-            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all");
+            "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
+
+    // Job queue workers and API (issue 6, branch jobs-api)
+    JOBS_PER_INSTANCE(Parsers.intRange(1, 1_000), "2",
+            "prompts an instance runs or holds queued at once; small, so that a restart drains quickly"),
+    JOB_VISIBILITY_SECONDS(Parsers.intRange(1, 86_400), "30",
+            "a running job whose worker stops renewing its lease for this long (a daemon killed, a machine lost) runs again elsewhere"),
+    JOBS_OUTPUT_DIR(Parsers::optionalPath, "",
+            "where job outputs are stored (one folder per job); empty = <COMFYCTL_HOME>/job-outputs; a fleet needs a shared directory");
 
     private final Function<String, Object> parser;
     private final String defaultValue;
