@@ -22,6 +22,8 @@ import java.util.Map;
                 LogsCommand.class,
                 EventsCommand.class,
                 ScheduleCommand.class,
+                SubmitCommand.class,
+                JobsCommand.class,
                 ConfigCommand.class,
                 ServiceCommand.class,
                 CompletionCommand.class,
