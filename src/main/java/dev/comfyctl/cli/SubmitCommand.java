@@ -103,7 +103,7 @@ final class SubmitCommand implements Callable<Integer> {
                 .setInitialMax(100).setStyle(ProgressBarStyle.ASCII).continuousUpdate().setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
             while (last[0] == null || !finished(last[0])) {
                 client.follow(id, (event, data) -> {
-                    if (event.equals("state")) {
+                    if (event.equals("job")) {
                         last[0] = data;
                         bar.stepTo(Math.round(data.path("progress").asDouble() * 100));
                         bar.setExtraMessage(data.path("state").asText());

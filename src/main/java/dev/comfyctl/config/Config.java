@@ -278,6 +278,20 @@ public record Config(Map<Setting, Value> values) {
         return home().resolve("logs");
     }
 
+    /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */
+    public Optional<URI> queueUrl() {
+        return optional(Setting.QUEUE_URL);
+    }
+
+    public int jobMaxAttempts() {
+        return (Integer) get(Setting.JOB_MAX_ATTEMPTS);
+    }
+
+    /** The embedded job queue. */
+    public Path jobsDb() {
+        return home().resolve("jobs.db");
+    }
+
     // Job queue workers and API (issue 6, branch jobs-api)
     public int jobsPerInstance() {
         return (Integer) get(Setting.JOBS_PER_INSTANCE);

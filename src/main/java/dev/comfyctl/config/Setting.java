@@ -101,6 +101,13 @@ public enum Setting {
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
             "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
 
+    // Durable job queue: where jobs live, and how often one is tried.
+    QUEUE_URL(Parsers::queueUrl, "",
+            "empty = the embedded queue (<COMFYCTL_HOME>/jobs.db); redis://[:password@]host:port/db = a fleet sharing"
+                    + " one Redis (Streams); may hold a password"),
+    JOB_MAX_ATTEMPTS(Parsers.intRange(1, 100), "3",
+            "attempts a job gets (a crash, a lost connection, a dead worker each cost one) before it is dead-lettered"),
+
     // Job queue workers and API (issue 6, branch jobs-api)
     JOBS_PER_INSTANCE(Parsers.intRange(1, 1_000), "2",
             "prompts an instance runs or holds queued at once; small, so that a restart drains quickly"),
@@ -133,7 +140,7 @@ public enum Setting {
 
     /** Never printed or logged. */
     public boolean secret() {
-        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD || this == WEBHOOK_URLS;
+        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD || this == WEBHOOK_URLS || this == QUEUE_URL;
     }
 
     /** Whether the config file may set it: the file's own location and the state directory come before it. */

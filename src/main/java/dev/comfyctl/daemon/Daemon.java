@@ -3,6 +3,10 @@ package dev.comfyctl.daemon;
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.GpuDetector;
+import dev.comfyctl.jobs.JobService;
+import dev.comfyctl.jobs.JobStore;
+import dev.comfyctl.jobs.JobStores;
+import dev.comfyctl.jobs.JobTarget;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
@@ -16,6 +20,7 @@ import dev.comfyctl.telemetry.DaemonEvents;
 import dev.comfyctl.telemetry.Metrics;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
+import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import io.vertx.core.Vertx;
@@ -125,6 +130,14 @@ public final class Daemon implements AutoCloseable {
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
+            // ---- durable job queue (issue 6, branch jobs-api): workers per instance, /jobs API ----
+            JobStore jobStore = JobStores.open(config);
+            List<JobTarget> jobTargets = List.of(new JobTarget(workerName(INSTANCE_NAME), instance, client,
+                    config.jobsPerInstance(), () -> scheduler.status().restarting(), idle::activity));
+            JobService jobs = JobService.start(config, jobStore, jobTargets, events.events());
+            policies.add(jobs);
+            new JobRoutes(jobs, config.home().resolve("uploads")).mount(router);
+            // ---- end of the job queue ----
             WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
                     config.wakeOnRequest(), config.startupWait(), events.events());
             metrics.watch(instance, wake, idle);
@@ -151,6 +164,17 @@ public final class Daemon implements AutoCloseable {
             closeQuietly(lock);
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
+    }
+
+    /** A store consumer name unique to this daemon process: a restarted daemon never takes over a dead one's leases. */
+    private static String workerName(String instance) {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "localhost";
+        }
+        return host + "/" + ProcessHandle.current().pid() + "/" + instance;
     }
 
     private static DaemonLock lock(Config config) {

@@ -1,36 +1,69 @@
 package dev.comfyctl.jobs;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-/** A job as the API shows it ({@code GET /jobs/{id}}, webhooks): everything but the workflow and input bytes. */
-public final class JobJson {
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** The JSON both stores keep lists in, and the {@code state} events they publish. */
+final class JobJson {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<List<String>> STRINGS = new TypeReference<>() { };
+    private static final TypeReference<List<JobOutput>> OUTPUTS = new TypeReference<>() { };
 
     private JobJson() {
     }
 
-    public static ObjectNode of(Job job) {
-        ObjectNode json = JSON.createObjectNode().put("id", job.id()).put("state", job.state().id())
-                .put("priority", job.spec().priority()).put("progress", job.progress()).put("attempts", job.attempts())
-                .put("cancelRequested", job.cancelRequested()).put("createdAt", job.createdAt().toString());
-        job.startedAt().ifPresent(at -> json.put("startedAt", at.toString()));
-        job.finishedAt().ifPresent(at -> json.put("finishedAt", at.toString()));
-        job.worker().ifPresent(worker -> json.put("worker", worker));
-        job.spec().webhook().ifPresent(webhook -> json.put("webhook", webhook));
-        if (!job.errors().isEmpty()) {
-            json.put("error", job.errors().get(job.errors().size() - 1));
+    static String errors(List<String> errors) {
+        return write(errors);
+    }
+
+    static List<String> errors(String json) {
+        return read(json, STRINGS);
+    }
+
+    static String outputs(List<JobOutput> outputs) {
+        return write(outputs);
+    }
+
+    static List<JobOutput> outputs(String json) {
+        return read(json, OUTPUTS);
+    }
+
+    /**
+     * The event a store publishes when a job changes state: {@code {"state": "running", "attempt": 1,
+     * "worker": "w1"}}, with {@code error} when an attempt failed.
+     */
+    static JobEvent stateEvent(Job job, Optional<String> error) {
+        ObjectNode node = JSON.createObjectNode().put("state", job.state().id()).put("attempt", job.attempts());
+        job.worker().ifPresent(worker -> node.put("worker", worker));
+        error.ifPresent(text -> node.put("error", text));
+        if (job.cancelRequested() && !job.state().finished()) {
+            node.put("cancelRequested", true);
         }
-        ArrayNode errors = json.putArray("errors");
-        job.errors().forEach(errors::add);
-        ArrayNode inputs = json.putArray("inputs");
-        job.spec().inputs().forEach(input -> inputs.addObject().put("name", input.name()).put("size", input.content().length));
-        ArrayNode outputs = json.putArray("outputs");
-        job.outputs().forEach(output -> outputs.addObject().put("node", output.node()).put("filename", output.filename())
-                .put("subfolder", output.subfolder()).put("type", output.type()).put("path", output.path())
-                .put("size", output.size()).put("sha256", output.sha256())
-                .put("url", "/jobs/" + job.id() + "/outputs/" + output.filename()));
-        return json;
+        return new JobEvent(job.id(), Instant.now(), "state", node.toString());
+    }
+
+    private static String write(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write " + value + " as JSON", e);
+        }
+    }
+
+    private static <T> T read(String json, TypeReference<T> type) {
+        if (json == null || json.isEmpty()) {
+            return JSON.convertValue(List.of(), type);
+        }
+        try {
+            return JSON.readValue(json, type);
+        } catch (JsonProcessingException e) {
+            throw new JobStoreException("a stored job holds unreadable JSON: " + json, e);
+        }
     }
 }

@@ -144,7 +144,8 @@ final class JobRun implements Runnable {
             }
             if (cancelled) {
                 stopInComfy();
-                store.fail(lease, "cancelled", false);
+                // The refused renewal already ended the job CANCELLED (or another worker holds it): nothing to keep.
+                store.release(lease);
                 return false;
             }
             Optional<JsonNode> next = socket.next(POLL);

@@ -23,7 +23,7 @@ final class JobWebhook {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     void finished(Job job) {
-        job.spec().webhook().ifPresent(url -> send(URI.create(url), JobJson.of(job).toString(), 1));
+        job.spec().webhook().ifPresent(url -> send(URI.create(url), JobView.of(job).toString(), 1));
     }
 
     private void send(URI url, String body, int attempt) {

@@ -1,7 +1,7 @@
 package dev.comfyctl.web;
 
 import dev.comfyctl.jobs.Job;
-import dev.comfyctl.jobs.JobJson;
+import dev.comfyctl.jobs.JobView;
 import dev.comfyctl.jobs.JobState;
 import dev.comfyctl.jobs.JobStore;
 import io.vertx.core.Vertx;
@@ -34,7 +34,7 @@ final class JobEventStream {
         this.id = job.id();
         this.lastState = job.state();
         client.open();
-        client.send("state", json(job));
+        client.send("job", json(job));
     }
 
     void start() {
@@ -72,7 +72,7 @@ final class JobEventStream {
             if (job.state() != lastState || job.progress() != lastProgress) {
                 lastState = job.state();
                 lastProgress = job.progress();
-                client.send("state", json(job));
+                client.send("job", json(job));
             }
             if (job.state().finished()) {
                 end();
@@ -82,7 +82,7 @@ final class JobEventStream {
     }
 
     private static JsonObject json(Job job) {
-        return new JsonObject(JobJson.of(job).toString());
+        return new JsonObject(JobView.of(job).toString());
     }
 
     private void end() {

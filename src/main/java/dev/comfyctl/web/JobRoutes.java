@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.comfyctl.jobs.Job;
 import dev.comfyctl.jobs.JobInput;
-import dev.comfyctl.jobs.JobJson;
+import dev.comfyctl.jobs.JobView;
 import dev.comfyctl.jobs.JobService;
 import dev.comfyctl.jobs.JobSpec;
 import dev.comfyctl.jobs.JobState;
@@ -52,9 +52,9 @@ public final class JobRoutes {
                 .setDeleteUploadedFilesOnEnd(true)).handler(this::submit);
         router.get("/jobs").handler(this::list);
         router.get("/jobs/:id").handler(ctx -> blocking(ctx, () -> jobs.store().find(ctx.pathParam("id"))
-                .map(job -> reply(200, JobJson.of(job))).orElseGet(() -> notFound(ctx.pathParam("id")))));
+                .map(job -> reply(200, JobView.of(job))).orElseGet(() -> notFound(ctx.pathParam("id")))));
         router.delete("/jobs/:id").handler(ctx -> blocking(ctx, () -> jobs.store().cancel(ctx.pathParam("id"))
-                .map(job -> reply(200, JobJson.of(job))).orElseGet(() -> notFound(ctx.pathParam("id")))));
+                .map(job -> reply(200, JobView.of(job))).orElseGet(() -> notFound(ctx.pathParam("id")))));
         router.get("/jobs/:id/events").handler(this::events);
         router.get("/jobs/:id/outputs/*").handler(this::output);
     }
@@ -91,7 +91,7 @@ public final class JobRoutes {
         }
         blocking(ctx, () -> {
             JsonArray list = new JsonArray();
-            jobs.store().list(wanted, LIST_LIMIT).forEach(job -> list.add(new JsonObject(JobJson.of(job).toString())));
+            jobs.store().list(wanted, LIST_LIMIT).forEach(job -> list.add(new JsonObject(JobView.of(job).toString())));
             return new Reply(200, new JsonObject().put("jobs", list).put("depth", jobs.store().depth()));
         });
     }
