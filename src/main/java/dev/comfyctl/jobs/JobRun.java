@@ -34,6 +34,7 @@ final class JobRun implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(JobRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration POLL = Duration.ofMillis(200);
+    private static final Duration UNREACHABLE_PAUSE = Duration.ofSeconds(1);
     /** Progress messages come several a second per node; the store keeps one every this often, and every last step. */
     private static final Duration PROGRESS_EVERY = Duration.ofMillis(100);
     private static final Set<String> RELAYED = Set.of("execution_start", "execution_cached", "executing", "progress",
@@ -94,7 +95,14 @@ final class JobRun implements Runnable {
             log.info("job {} failed on {}: {}", jobId, target.name(), e.getMessage());
             store.fail(lease, e.getMessage(), false);
         } catch (ComfyUnreachableException | ComfyApiException | IOException e) {
-            if (!giveUpQuietly()) {
+            if (promptId == null && !(e instanceof IOException)) {
+                // ComfyUI never got the prompt (it is going down or restarting): not an attempt, and this
+                // instance gets a moment before it is offered another job.
+                log.info("job {}: {} is unreachable before the prompt was submitted, giving the job back: {}", jobId,
+                        target.name(), e.getMessage());
+                target.pause(UNREACHABLE_PAUSE);
+                store.release(lease);
+            } else if (!giveUpQuietly()) {
                 log.info("job {} attempt {} failed on {}, retryable: {}", jobId, lease.attempt(), target.name(), e.getMessage());
                 store.fail(lease, e.getMessage(), true);
             }

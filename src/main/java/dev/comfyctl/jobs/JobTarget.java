@@ -4,6 +4,7 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceState;
 
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -19,6 +20,7 @@ public final class JobTarget {
     private final BooleanSupplier draining;
     private final Runnable activity;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile long pausedUntilNanos = System.nanoTime();
 
     /**
      * @param worker   the consumer name in the store, unique to this daemon process and instance
@@ -58,9 +60,15 @@ public final class JobTarget {
         return client;
     }
 
-    /** READY, not draining, and a free slot. */
+    /** READY, not draining, not paused, and a free slot. */
     boolean acceptsWork() {
-        return instance.state() == InstanceState.READY && !draining.getAsBoolean() && inFlight.get() < slots;
+        return instance.state() == InstanceState.READY && !draining.getAsBoolean() && inFlight.get() < slots
+                && System.nanoTime() - pausedUntilNanos >= 0;
+    }
+
+    /** Offers no work for a while: its ComfyUI did not answer, and its supervisor has yet to notice. */
+    void pause(Duration duration) {
+        pausedUntilNanos = System.nanoTime() + duration.toNanos();
     }
 
     /** Idle-stopped or never started: a queued job wakes it. A FAILED instance is left to its crash policy. */

@@ -1,0 +1,261 @@
+package dev.comfyctl.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.daemon.Daemon;
+import dev.comfyctl.daemon.DaemonInfo;
+import dev.comfyctl.daemon.JobClient;
+import dev.comfyctl.supervisor.InstanceState;
+import dev.comfyctl.testing.FakeComfyUi;
+import dev.comfyctl.testing.Http;
+import dev.comfyctl.testing.TestConfigs;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The durable job queue as a user sees it, against a real daemon and the fake ComfyUI: one suite, run once per
+ * backend by the subclasses.
+ */
+abstract class JobQueueBehaviour {
+    static final Duration LONG = Duration.ofSeconds(60);
+
+    @TempDir
+    Path temp;
+
+    FakeComfyUi fake;
+    Daemon daemon;
+    JobApi api;
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+    /** KEY, VALUE pairs that choose the backend (QUEUE_URL ...). */
+    abstract List<String> backend();
+
+    @AfterEach
+    void stopEverything() throws Exception {
+        for (int i = cleanup.size() - 1; i >= 0; i--) {
+            cleanup.get(i).close();
+        }
+        if (daemon != null) {
+            daemon.close();
+        }
+    }
+
+    void closeAfter(AutoCloseable closeable) {
+        cleanup.add(closeable);
+    }
+
+    /** A daemon in this JVM on its own fake ComfyUI; ComfyUI started unless {@code started} is false. */
+    Daemon startDaemon(Map<String, Object> fakeBehaviour, boolean started, String... settings) {
+        fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
+        fake.behave(fakeBehaviour);
+        daemon = Daemon.start(config(fake, temp.resolve("state"), settings), false);
+        api = new JobApi(URI.create(daemon.info().baseUrl()));
+        if (started) {
+            daemon.instance().start(event -> { }).join();
+        }
+        return daemon;
+    }
+
+    Config config(FakeComfyUi install, Path home, String... settings) {
+        List<String> all = new ArrayList<>(backend());
+        all.addAll(List.of("JOB_VISIBILITY_SECONDS", "2", "IDLE_TIMEOUT_SECONDS", "0", "HEALTH_CHECK_INTERVAL_SECONDS", "0"));
+        all.addAll(List.of(settings));
+        return TestConfigs.forFake(install, home, all.toArray(String[]::new));
+    }
+
+    @Test
+    void aSubmittedJobRunsAndKeepsItsOutputsWithSizeAndSha256() throws Exception {
+        startDaemon(Map.of("prompt_seconds", 0.2), true);
+
+        JobApi.Answer submitted = api.post("{\"prompt\": " + JobApi.workflow(0xFF0000, "red") + "}");
+
+        assertThat(submitted.status()).isEqualTo(202);
+        assertThat(submitted.body().path("state").asText()).isEqualTo("queued");
+        String id = submitted.body().path("id").asText();
+        JsonNode job = api.awaitState(id, "succeeded", LONG);
+        assertThat(job.path("progress").asDouble()).isEqualTo(1.0);
+        assertThat(job.path("attempts").asInt()).isEqualTo(1);
+        assertThat(job.path("outputs")).hasSize(1);
+        JsonNode output = job.path("outputs").get(0);
+        assertThat(output.path("filename").asText()).startsWith("red_").endsWith(".png");
+        byte[] served = api.bytes("/jobs/" + id + "/outputs/" + output.path("filename").asText());
+        byte[] comfyFile = Files.readAllBytes(fake.dir().resolve("output").resolve(output.path("filename").asText()));
+        assertThat(served).isEqualTo(comfyFile);
+        assertThat(output.path("size").asLong()).isEqualTo(comfyFile.length);
+        assertThat(output.path("sha256").asText()).isEqualTo(sha256(comfyFile));
+        assertThat(api.get("/jobs?state=succeeded").body().path("jobs").findValuesAsText("id")).contains(id);
+    }
+
+    @Test
+    void eventsStreamProgressAndComfyUiNodeEventsUntilTheJobEnds() throws Exception {
+        startDaemon(Map.of("prompt_seconds", 1.5), true);
+        String id = api.submit(JobApi.workflow(0, "events"));
+        List<String> names = new CopyOnWriteArrayList<>();
+        List<JsonNode> snapshots = new CopyOnWriteArrayList<>();
+
+        new JobClient(DaemonInfo.read(temp.resolve("state")).orElseThrow(), Optional.empty()).follow(id, (name, data) -> {
+            names.add(name);
+            if (name.equals("job")) {
+                snapshots.add(data);
+            }
+        });
+
+        assertThat(names).contains("state", "execution_start", "executing", "progress", "executed", "execution_success");
+        assertThat(names.indexOf("progress")).isLessThan(names.indexOf("execution_success"));
+        assertThat(snapshots.get(snapshots.size() - 1).path("state").asText()).isEqualTo("succeeded");
+        List<Double> progress = snapshots.stream().map(s -> s.path("progress").asDouble()).toList();
+        assertThat(progress).isSorted();
+        assertThat(progress).anyMatch(p -> p > 0 && p < 1);
+    }
+
+    @Test
+    void anInvalidWorkflowIsRefusedAtSubmitWithComfyUiStyleNodeErrors() {
+        startDaemon(Map.of(), true);
+
+        JobApi.Answer badLink = api.post("{\"prompt\": {\"2\": {\"class_type\": \"SaveImage\", "
+                + "\"inputs\": {\"images\": [\"9\", 0], \"filename_prefix\": \"x\"}}}}");
+        JobApi.Answer unknownNode = api.post("{\"prompt\": {\"1\": {\"class_type\": \"NoSuchNode\", \"inputs\": {}}}}");
+        JobApi.Answer notJson = api.post("{\"prompt\": ");
+        JobApi.Answer noPrompt = api.post("{\"workflow\": {}}");
+
+        assertThat(badLink.status()).isEqualTo(400);
+        assertThat(badLink.body().path("error").path("type").asText()).isEqualTo("prompt_outputs_failed_validation");
+        assertThat(badLink.body().path("node_errors").path("2").path("errors").get(0).path("message").asText())
+                .isEqualTo("Linked node does not exist");
+        assertThat(unknownNode.status()).isEqualTo(400);
+        assertThat(unknownNode.body().path("error").path("message").asText()).contains("NoSuchNode does not exist");
+        assertThat(notJson.status()).isEqualTo(400);
+        assertThat(notJson.body().path("error").asText()).contains("not JSON");
+        assertThat(noPrompt.status()).isEqualTo(400);
+        assertThat(noPrompt.body().path("error").asText()).contains("\"prompt\"");
+        assertThat(api.get("/jobs").body().path("jobs")).isEmpty();
+    }
+
+    @Test
+    void cancelRemovesAQueuedJobAndInterruptsARunningOneInComfyUi() {
+        startDaemon(Map.of("prompt_seconds", 30), true, "JOBS_PER_INSTANCE", "1");
+        String running = api.submit(JobApi.workflow(0, "long"));
+        String queued = api.submit(JobApi.workflow(0, "waiting"));
+        api.awaitState(running, "running", LONG);
+        await().atMost(LONG).until(() -> comfyQueue().path("queue_running").size() == 1);
+
+        JobApi.Answer cancelledQueued = api.delete(queued);
+        JobApi.Answer cancelledRunning = api.delete(running);
+
+        assertThat(cancelledQueued.status()).isEqualTo(200);
+        assertThat(cancelledQueued.body().path("state").asText()).isEqualTo("cancelled");
+        assertThat(cancelledRunning.body().path("cancelRequested").asBoolean()).isTrue();
+        api.awaitState(running, "cancelled", LONG);
+        await().atMost(LONG).until(() -> comfyQueue().path("queue_running").isEmpty() && comfyQueue().path("queue_pending").isEmpty());
+        assertThat(Http.get(comfy("/history")).body()).contains("execution_interrupted");
+        assertThat(api.job(queued).path("attempts").asInt()).isZero();
+        assertThat(api.delete("no-such-job").status()).isEqualTo(404);
+    }
+
+    @Test
+    void aNodeExecutionErrorFailsTheJobAtOnceWithComfyUisErrorAndDeadLettersIt() {
+        startDaemon(Map.of(), true);
+        String id = api.submit(JobApi.workflow(0, "../../outside"));
+
+        JsonNode job = api.awaitState(id, "failed", LONG);
+
+        assertThat(job.path("attempts").asInt()).isEqualTo(1);
+        assertThat(job.path("error").asText()).contains("SaveImage", "outside the output folder");
+        assertThat(api.get("/jobs?state=failed").body().path("jobs").findValuesAsText("id")).containsExactly(id);
+    }
+
+    @Test
+    void aComfyUiCrashMidJobIsRetriedAndTheJobCompletesOnce() {
+        startDaemon(Map.of("prompt_seconds", 3), true);
+        String id = api.submit(JobApi.workflow(0, "crash"));
+        api.awaitState(id, "running", LONG);
+        await().atMost(LONG).until(() -> comfyQueue().path("queue_running").size() == 1);
+
+        Http.send(java.net.http.HttpRequest.newBuilder(comfy("/fake/crash")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
+
+        JsonNode job = api.awaitState(id, "succeeded", LONG);
+        assertThat(job.path("attempts").asInt()).isEqualTo(2);
+        assertThat(job.path("errors").get(0).asText()).contains("WebSocket");
+        assertThat(job.path("outputs")).hasSize(1);
+        assertThat(outputFiles(id)).hasSize(1);
+    }
+
+    @Test
+    void aJobThatCrashesComfyUiEveryTimeIsDeadLetteredWithEveryAttemptsError() {
+        startDaemon(Map.of("prompt_seconds", 30), true, "JOB_MAX_ATTEMPTS", "2");
+        String id = api.submit(JobApi.workflow(0, "doomed"));
+
+        for (int attempt = 1; attempt <= 2; attempt++) {
+            int expected = attempt;
+            await().atMost(LONG).until(() -> api.job(id).path("attempts").asInt() == expected
+                    && daemon.instance().state() == InstanceState.READY && comfyQueue().path("queue_running").size() == 1);
+            Http.send(java.net.http.HttpRequest.newBuilder(comfy("/fake/crash")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
+        }
+
+        JsonNode job = api.awaitState(id, "failed", LONG);
+        assertThat(job.path("errors")).hasSize(2);
+        assertThat(job.path("attempts").asInt()).isEqualTo(2);
+    }
+
+    @Test
+    void aJobArrivingWhileComfyUiSleepsWakesIt() {
+        startDaemon(Map.of(), false);
+        assertThat(daemon.instance().state()).isEqualTo(InstanceState.STOPPED);
+
+        String id = api.submit(JobApi.workflow(0, "wake"));
+
+        api.awaitState(id, "succeeded", LONG);
+        assertThat(daemon.instance().state()).isEqualTo(InstanceState.READY);
+        assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
+    void theIdleStopperNeverStopsComfyUiWithAJobInFlight() {
+        startDaemon(Map.of("prompt_seconds", 4), true, "IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1");
+        String id = api.submit(JobApi.workflow(0, "busy"));
+
+        JsonNode job = api.awaitState(id, "succeeded", LONG);
+
+        assertThat(job.path("attempts").asInt()).isEqualTo(1);
+        assertThat(fake.starts()).hasSize(1);
+    }
+
+    JsonNode comfyQueue() {
+        return JobApi.answerOf(Http.get(comfy("/queue")));
+    }
+
+    URI comfy(String path) {
+        return daemon.instance() == null ? null : URI.create("http://127.0.0.1:" + daemon.instance().snapshot().port() + path);
+    }
+
+    /** The files stored for a job, every attempt. */
+    List<Path> outputFiles(String id) {
+        Path dir = temp.resolve("state").resolve("job-outputs").resolve(id);
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).toList();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+}
