@@ -34,6 +34,7 @@ final class JobRun implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(JobRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration POLL = Duration.ofMillis(200);
+    private static final int HISTORY_TRIES = 25;
     private static final Duration UNREACHABLE_PAUSE = Duration.ofSeconds(1);
     /** Progress messages come several a second per node; the store keeps one every this often, and every last step. */
     private static final Duration PROGRESS_EVERY = Duration.ofMillis(100);
@@ -137,12 +138,13 @@ final class JobRun implements Runnable {
                 return null;
             }
         }
-        return store(files, target.client().history(promptId));
+        return store(files, history());
     }
 
     /** Relays the prompt's messages until it ends; false when it was cancelled or abandoned. */
     private boolean follow(PromptSocket socket, int nodes) throws ComfyUnreachableException, FinalFailure, InterruptedException {
         Set<String> done = new HashSet<>();
+        boolean succeeded = false;
         String running = null;
         Instant lastProgress = Instant.EPOCH;
         while (true) {
@@ -187,13 +189,17 @@ final class JobRun implements Runnable {
                 default -> {
                 }
             }
-            if (type.equals("execution_success")) {
+            if (type.equals("execution_success") || succeeded) {
                 progress = 1.0;
             }
             store.progress(lease, Math.min(1.0, progress), new JobEvent(lease.jobId(), Instant.now(), type, data.toString()));
             switch (type) {
-                case "execution_success" -> {
-                    return true;
+                case "execution_success" -> succeeded = true;
+                case "executing" -> {
+                    // ComfyUI stores the history entry after execution_success and before this "node: null".
+                    if (succeeded && data.path("node").isNull()) {
+                        return true;
+                    }
                 }
                 case "execution_error" -> throw new FinalFailure("node " + data.path("node_id").asText() + " ("
                         + data.path("node_type").asText() + ") failed: " + data.path("exception_type").asText("error") + ": "
@@ -208,6 +214,18 @@ final class JobRun implements Runnable {
                 }
             }
         }
+    }
+
+    /** The prompt's history entry; asked again briefly if ComfyUI has not written it yet. */
+    private JsonNode history() throws InterruptedException, ComfyUnreachableException {
+        for (int tries = 0; tries < HISTORY_TRIES; tries++) {
+            JsonNode entry = target.client().history(promptId);
+            if (entry.has("outputs")) {
+                return entry;
+            }
+            Thread.sleep(POLL.toMillis());
+        }
+        throw new ComfyUnreachableException("ComfyUI finished prompt " + promptId + " but has no history entry for it", null);
     }
 
     private void stopInComfy() {

@@ -8,6 +8,7 @@ import dev.comfyctl.daemon.JobClient;
 import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.testing.FakeComfyUi;
 import dev.comfyctl.testing.Http;
+import dev.comfyctl.testing.Ports;
 import dev.comfyctl.testing.TestConfigs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -235,6 +236,53 @@ abstract class JobQueueBehaviour {
 
         assertThat(job.path("attempts").asInt()).isEqualTo(1);
         assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
+    void killingTheDaemonMidJobLosesNoJobAndCompletesNoneTwice() throws Exception {
+        FakeComfyUi install = FakeComfyUi.install(temp.resolve("ComfyUI"));
+        install.behave(Map.of("prompt_seconds", 2));
+        Map<String, String> environment = processEnvironment(install, "JOBS_PER_INSTANCE", "2");
+        Path home = temp.resolve("state");
+        ServeProcess first = ServeProcess.start(environment, home, temp);
+        closeAfter(first);
+        JobApi firstApi = new JobApi(first.baseUri());
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            ids.add(firstApi.submit(JobApi.workflow(i, "survivor" + i)));
+        }
+        await().atMost(LONG).until(() -> firstApi.get("/jobs?state=running").body().path("jobs").size() == 2);
+
+        first.kill9();
+        ServeProcess second = ServeProcess.start(environment, home, temp);
+        closeAfter(second);
+        JobApi secondApi = new JobApi(second.baseUri());
+
+        for (String id : ids) {
+            JsonNode job = secondApi.awaitState(id, "succeeded", LONG);
+            assertThat(job.path("outputs")).hasSize(1);
+            assertThat(job.path("attempts").asInt()).isBetween(1, 2);
+        }
+        assertThat(secondApi.get("/jobs").body().path("jobs")).hasSize(3);
+        assertThat(secondApi.get("/jobs?state=succeeded").body().path("jobs")).hasSize(3);
+        for (String id : ids) {
+            assertThat(outputFiles(id)).as("stored outputs of " + secondApi.job(id)).hasSize(1);
+        }
+    }
+
+    /** The environment of a {@code comfyctl serve} process on {@code install}, with this backend. */
+    Map<String, String> processEnvironment(FakeComfyUi install, String... settings) {
+        Map<String, String> environment = new java.util.HashMap<>();
+        List<String> pairs = new ArrayList<>(backend());
+        pairs.addAll(List.of("COMFYUI_DIR", install.dir().toString(), "COMFYUI_PORT", Integer.toString(Ports.free()),
+                "MANAGER_PORT", Integer.toString(Ports.free()), "GPU_MODE", "mock", "COMFYUI_STOP_GRACE_SECONDS", "2",
+                "COMFYUI_CRASH_BACKOFF_SECONDS", "0", "JOB_VISIBILITY_SECONDS", "2", "IDLE_TIMEOUT_SECONDS", "0",
+                "HEALTH_CHECK_INTERVAL_SECONDS", "0"));
+        pairs.addAll(List.of(settings));
+        for (int i = 0; i < pairs.size(); i += 2) {
+            environment.put(pairs.get(i), pairs.get(i + 1));
+        }
+        return environment;
     }
 
     JsonNode comfyQueue() {
