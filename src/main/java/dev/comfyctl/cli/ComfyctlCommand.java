@@ -24,6 +24,7 @@ import java.util.Map;
                 ScheduleCommand.class,
                 SubmitCommand.class,
                 JobsCommand.class,
+                FleetCommand.class,
                 ConfigCommand.class,
                 ServiceCommand.class,
                 CompletionCommand.class,

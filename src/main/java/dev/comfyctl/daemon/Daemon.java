@@ -2,10 +2,10 @@ package dev.comfyctl.daemon;
 
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
+import dev.comfyctl.gpu.Gpu;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.jobs.JobService;
-import dev.comfyctl.jobs.JobStore;
-import dev.comfyctl.jobs.JobStores;
+import dev.comfyctl.jobs.JobBackend;
 import dev.comfyctl.jobs.JobTarget;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
@@ -131,10 +131,11 @@ public final class Daemon implements AutoCloseable {
             metrics.mount(router);
             events.mount(router);
             // ---- durable job queue (issue 6, branch jobs-api): workers per instance, /jobs API ----
-            JobStore jobStore = JobStores.open(config);
+            JobBackend jobBackend = JobBackend.open(config, vertx);
             List<JobTarget> jobTargets = List.of(new JobTarget(workerName(INSTANCE_NAME), instance, client,
                     config.jobsPerInstance(), () -> scheduler.status().restarting(), idle::activity));
-            JobService jobs = JobService.start(config, jobStore, jobTargets, events.events());
+            JobService jobs = JobService.start(config, jobBackend, jobTargets, events.events(),
+                    () -> gpuDetector.detect().gpus().stream().map(Gpu::name).toList());
             policies.add(jobs);
             new JobRoutes(jobs, config.home().resolve("uploads")).mount(router);
             // ---- end of the job queue ----

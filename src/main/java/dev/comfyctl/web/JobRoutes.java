@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
  * The job queue on comfyctl's own paths: {@code POST /jobs} (JSON like ComfyUI's {@code POST /prompt} plus
  * {@code priority} and {@code webhook}, or multipart with a {@code workflow} part and input files),
  * {@code GET /jobs[?state=]}, {@code GET /jobs/{id}}, {@code GET /jobs/{id}/events} (server-sent events),
- * {@code GET /jobs/{id}/outputs/<file>}, {@code DELETE /jobs/{id}}. ComfyUI's own {@code /api/jobs} is not
+ * {@code GET /jobs/{id}/outputs/<file>}, {@code DELETE /jobs/{id}}, and {@code GET /fleet} (the machines working the queue). ComfyUI's own {@code /api/jobs} is not
  * among them: it stays proxied. Every error is JSON with a message that says what to change.
  */
 public final class JobRoutes {
@@ -57,6 +57,13 @@ public final class JobRoutes {
                 .map(job -> reply(200, JobView.of(job))).orElseGet(() -> notFound(ctx.pathParam("id")))));
         router.get("/jobs/:id/events").handler(this::events);
         router.get("/jobs/:id/outputs/*").handler(this::output);
+        router.get("/fleet").handler(ctx -> blocking(ctx, () -> {
+            JsonArray machines = new JsonArray();
+            jobs.machines().forEach(machine -> machines.add(new JsonObject().put("machine", machine.machineId())
+                    .put("gpus", new JsonArray(machine.gpus())).put("instances", machine.instances())
+                    .put("queueDepth", machine.queueDepth()).put("lastSeen", machine.lastSeen().toString())));
+            return new Reply(200, new JsonObject().put("machines", machines).put("depth", jobs.store().depth()));
+        }));
     }
 
     private record Reply(int status, JsonObject body) {
