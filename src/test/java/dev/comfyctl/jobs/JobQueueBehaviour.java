@@ -50,11 +50,11 @@ abstract class JobQueueBehaviour {
 
     @AfterEach
     void stopEverything() throws Exception {
-        for (int i = cleanup.size() - 1; i >= 0; i--) {
-            cleanup.get(i).close();
-        }
         if (daemon != null) {
             daemon.close();
+        }
+        for (int i = cleanup.size() - 1; i >= 0; i--) {
+            cleanup.get(i).close();
         }
     }
 
