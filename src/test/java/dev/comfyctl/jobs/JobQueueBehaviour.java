@@ -239,6 +239,50 @@ abstract class JobQueueBehaviour {
     }
 
     @Test
+    void aMultipartSubmitUploadsItsInputFilesAndTheWebhookGetsTheFinishedJob() throws Exception {
+        startDaemon(Map.of(), true);
+        List<JsonNode> calls = new CopyOnWriteArrayList<>();
+        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/done", exchange -> {
+            calls.add(JobApi.JSON.readTree(exchange.getRequestBody().readAllBytes()));
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        receiver.start();
+        closeAfter(() -> receiver.stop(0));
+        byte[] content = Files.readAllBytes(fake.dir().resolve("main.py"));
+        String workflow = """
+                {"1": {"class_type": "LoadImage", "inputs": {"image": "uploaded.png"}},
+                 "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "loaded"}}}""";
+        String boundary = "test-boundary";
+        String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"webhook\"\r\n\r\nhttp://127.0.0.1:"
+                + receiver.getAddress().getPort() + "/done\r\n--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"workflow\"; filename=\"workflow.json\"\r\n\r\n" + workflow
+                + "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"uploaded.png\"\r\n"
+                + "Content-Type: image/png\r\n\r\n";
+        java.io.ByteArrayOutputStream multipart = new java.io.ByteArrayOutputStream();
+        multipart.write(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        multipart.write(content);
+        multipart.write(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+
+        java.net.http.HttpResponse<String> response = Http.send(java.net.http.HttpRequest.newBuilder(
+                        URI.create(daemon.info().baseUrl() + "/jobs"))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(multipart.toByteArray())));
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+        String id = JobApi.JSON.readTree(response.body()).path("id").asText();
+        JsonNode job = api.awaitState(id, "succeeded", LONG);
+        assertThat(job.path("inputs").get(0).path("name").asText()).isEqualTo("uploaded.png");
+        assertThat(Files.readAllBytes(fake.dir().resolve("input").resolve("uploaded.png"))).isEqualTo(content);
+        await().atMost(LONG).until(() -> !calls.isEmpty());
+        assertThat(calls.get(0).path("id").asText()).isEqualTo(id);
+        assertThat(calls.get(0).path("state").asText()).isEqualTo("succeeded");
+        assertThat(calls.get(0).path("outputs")).hasSize(1);
+    }
+
+    @Test
     void killingTheDaemonMidJobLosesNoJobAndCompletesNoneTwice() throws Exception {
         FakeComfyUi install = FakeComfyUi.install(temp.resolve("ComfyUI"));
         install.behave(Map.of("prompt_seconds", 2));
