@@ -46,11 +46,38 @@ final class PromptSocket implements AutoCloseable {
         }
     }
 
-    /** Connects as {@code clientId}, the id the prompt is then submitted with. */
+    /**
+     * Connects as {@code clientId}, the id the prompt is then submitted with, and waits for ComfyUI's greeting
+     * ({@code status} with our {@code sid}): ComfyUI registers a socket after the handshake, and messages of a prompt
+     * submitted before that go nowhere.
+     */
     static PromptSocket open(HttpClient http, URI comfyBase, String clientId, Duration timeout) throws ComfyUnreachableException {
         String base = comfyBase.toString().replaceFirst("^http", "ws");
-        return new PromptSocket(http, URI.create((base.endsWith("/") ? base : base + "/") + "ws?clientId="
+        PromptSocket socket = new PromptSocket(http, URI.create((base.endsWith("/") ? base : base + "/") + "ws?clientId="
                 + URLEncoder.encode(clientId, StandardCharsets.UTF_8)), timeout);
+        try {
+            socket.awaitGreeting(clientId, timeout);
+            return socket;
+        } catch (ComfyUnreachableException e) {
+            socket.close();
+            throw e;
+        } catch (InterruptedException e) {
+            socket.close();
+            Thread.currentThread().interrupt();
+            throw new ComfyUnreachableException("interrupted while waiting for ComfyUI's WebSocket greeting", e);
+        }
+    }
+
+    private void awaitGreeting(String clientId, Duration timeout) throws ComfyUnreachableException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<JsonNode> message = next(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            if (message.isPresent() && message.get().path("type").asText().equals("status")
+                    && clientId.equals(message.get().path("data").path("sid").asText())) {
+                return;
+            }
+        }
+        throw new ComfyUnreachableException("ComfyUI's WebSocket sent no status greeting within " + timeout, null);
     }
 
     /**

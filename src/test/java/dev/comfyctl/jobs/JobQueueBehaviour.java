@@ -228,6 +228,29 @@ abstract class JobQueueBehaviour {
     }
 
     @Test
+    void anInstanceDrainingForARestartTakesNoNewJobUntilItIsBack() throws Exception {
+        startDaemon(Map.of("prompt_seconds", 3), true);
+        String first = api.submit(JobApi.workflow(0, "before"));
+        api.awaitState(first, "running", LONG);
+        java.util.concurrent.CompletableFuture<?> restart = java.util.concurrent.CompletableFuture.runAsync(() ->
+                Http.send(java.net.http.HttpRequest.newBuilder(URI.create(daemon.info().baseUrl()
+                        + "/manager/schedule/force-restart?waitForQueue=true")).timeout(LONG)
+                        .POST(java.net.http.HttpRequest.BodyPublishers.noBody())));
+        closeAfter(() -> restart.get(60, java.util.concurrent.TimeUnit.SECONDS));
+        await().atMost(LONG).until(() -> api.get("/manager/schedule").body().path("restarting").asBoolean());
+
+        String second = api.submit(JobApi.workflow(0, "after"));
+
+        JsonNode before = api.awaitState(first, "succeeded", LONG);
+        JsonNode after = api.awaitState(second, "succeeded", LONG);
+        assertThat(before.path("attempts").asInt()).isEqualTo(1);
+        assertThat(after.path("attempts").asInt()).isEqualTo(1);
+        assertThat(java.time.Instant.parse(after.path("startedAt").asText()))
+                .isAfter(java.time.Instant.parse(before.path("finishedAt").asText()));
+        assertThat(fake.starts()).hasSize(2);
+    }
+
+    @Test
     void theIdleStopperNeverStopsComfyUiWithAJobInFlight() {
         startDaemon(Map.of("prompt_seconds", 4), true, "IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1");
         String id = api.submit(JobApi.workflow(0, "busy"));
