@@ -1,5 +1,6 @@
 package dev.comfyctl.cli;
 
+import dev.comfyctl.telemetry.LogSetup;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
@@ -10,12 +11,10 @@ public final class Main {
     private Main() {
     }
 
-    /** Read by logback.xml; the daemon logs at INFO, a command only its warnings. */
-    static final String LOG_LEVEL = "COMFYCTL_LOG_LEVEL";
-
     public static void main(String[] args) {
-        if (System.getenv(LOG_LEVEL) == null) {
-            System.setProperty(LOG_LEVEL, "WARN");
+        // The daemon logs at INFO, a command only its warnings.
+        if (System.getenv(LogSetup.LEVEL_PROPERTY) == null) {
+            System.setProperty(LogSetup.LEVEL_PROPERTY, "WARN");
         }
         System.exit(run(args, System.getenv(), new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }

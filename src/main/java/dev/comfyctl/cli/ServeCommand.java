@@ -1,14 +1,13 @@
 package dev.comfyctl.cli;
 
+import dev.comfyctl.telemetry.LogSetup;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.Daemon;
-import dev.comfyctl.supervisor.StartFailedException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletionException;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = {"Runs the comfyctl daemon in the foreground (what systemd and containers run).",
@@ -22,21 +21,13 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (options.environment().get(Main.LOG_LEVEL) == null) {
-            System.setProperty(Main.LOG_LEVEL, "INFO");
+        if (options.environment().get(LogSetup.LEVEL_PROPERTY) == null) {
+            System.setProperty(LogSetup.LEVEL_PROPERTY, "INFO");
         }
         Config config = options.load();
         Daemon daemon = Daemon.start(config, background);
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "comfyctl-shutdown"));
-        if (config.autostart()) {
-            try {
-                daemon.instance().start(event -> { }).join();
-            } catch (CompletionException e) {
-                if (!(e.getCause() instanceof StartFailedException)) {
-                    throw e;
-                }
-            }
-        }
+        daemon.finishStartup();
         daemon.awaitClosed();
         return ExitCode.OK;
     }

@@ -53,7 +53,22 @@ final class StatusText {
         if (status.path("gpus").isEmpty()) {
             line(text, "GPU", "none (" + status.path("gpuWarning").asText("CPU mode") + ")");
         }
+        steps(text, status.path("steps"));
         return text.toString().stripTrailing();
+    }
+
+    /** The daemon's numbered startup steps, one line each, with what a failed one said. */
+    private static void steps(StringBuilder text, JsonNode steps) {
+        if (steps.isEmpty()) {
+            return;
+        }
+        text.append("startup:").append(System.lineSeparator());
+        for (JsonNode step : steps) {
+            String took = step.has("durationMs") ? step.path("durationMs").asLong() + " ms" : "";
+            String said = step.has("error") ? step.path("error").asText() : step.path("detail").asText("");
+            text.append(String.format("  %2d. %-28s %-8s %8s  %s%n", step.path("number").asInt(), step.path("name").asText(),
+                    step.path("state").asText(), took, said).stripTrailing()).append(System.lineSeparator());
+        }
     }
 
     private static void line(StringBuilder text, String label, String value) {

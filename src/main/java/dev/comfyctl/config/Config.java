@@ -278,6 +278,28 @@ public record Config(Map<Setting, Value> values) {
         return home().resolve("logs");
     }
 
+    /** MACHINE_ID, or the host name when it is empty. */
+    public String machineId() {
+        String id = (String) get(Setting.MACHINE_ID);
+        if (!id.isEmpty()) {
+            return id;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return System.getenv().getOrDefault("HOSTNAME", "unknown");
+        }
+    }
+
+    public String healthHost() {
+        return (String) get(Setting.HEALTH_HOST);
+    }
+
+    /** 0 when there is no health server of its own. */
+    public int healthPort() {
+        return (Integer) get(Setting.HEALTH_PORT);
+    }
+
     /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */
     public Optional<URI> queueUrl() {
         return optional(Setting.QUEUE_URL);

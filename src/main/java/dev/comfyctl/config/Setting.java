@@ -101,6 +101,13 @@ public enum Setting {
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
             "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
 
+    // Traced startup steps and the health server (issue 5)
+    MACHINE_ID(Parsers::text, "", "name of this machine in startup traces (machine_id); empty = the host name"),
+    HEALTH_HOST(Parsers::host, "127.0.0.1",
+            "address of the health server (/health, /ready, /status, without token); anything but loopback exposes it"),
+    HEALTH_PORT(Parsers.intRange(0, 65_535), "9090",
+            "port of the health server for probes (/health, /ready, /status); 0 = none (the manager port serves them too)"),
+
     // Durable job queue: where jobs live, and how often one is tried.
     QUEUE_URL(Parsers::queueUrl, "",
             "empty = the embedded queue (<COMFYCTL_HOME>/jobs.db); redis://[:password@]host:port/db = a fleet sharing"

@@ -2,10 +2,12 @@ package dev.comfyctl.daemon;
 
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
+import dev.comfyctl.config.Source;
 import dev.comfyctl.gpu.Gpu;
 import dev.comfyctl.gpu.GpuDetector;
-import dev.comfyctl.jobs.JobService;
+import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.jobs.JobBackend;
+import dev.comfyctl.jobs.JobService;
 import dev.comfyctl.jobs.JobTarget;
 import dev.comfyctl.process.PortOwner;
 import dev.comfyctl.proxy.PassiveRequests;
@@ -15,11 +17,21 @@ import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.schedule.RestartScheduler;
 import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
+import dev.comfyctl.supervisor.InstanceSnapshot;
 import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.supervisor.InstanceState;
+import dev.comfyctl.supervisor.StartOutcome;
 import dev.comfyctl.telemetry.DaemonEvents;
+import dev.comfyctl.telemetry.InstanceTracer;
+import dev.comfyctl.telemetry.MachineAttributes;
 import dev.comfyctl.telemetry.Metrics;
+import dev.comfyctl.telemetry.Phase;
+import dev.comfyctl.telemetry.StartupSteps;
+import dev.comfyctl.telemetry.Tracing;
 import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
+import dev.comfyctl.web.HealthRoutes;
+import dev.comfyctl.web.HealthServer;
 import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
@@ -44,9 +56,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 
 /**
  * The long-running comfyctl process: owns the state directory, supervises ComfyUI and serves the control
@@ -68,11 +83,17 @@ public final class Daemon implements AutoCloseable {
     private final Metrics metrics;
     private final DaemonEvents events;
     private final DaemonInfo info;
+    // --- startup steps, tracing and health server (issue 5) ---
+    private final Startup startup;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
 
+    /** The startup's numbered steps, where they are traced, each instance's start tracer, and the health server. */
+    private record Startup(StartupSteps steps, Tracing tracing, List<InstanceTracer> tracers, Optional<HealthServer> health) {
+    }
+
     private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
-                   List<AutoCloseable> policies, Metrics metrics, DaemonEvents events, DaemonInfo info) {
+                   List<AutoCloseable> policies, Metrics metrics, DaemonEvents events, DaemonInfo info, Startup startup) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
@@ -82,6 +103,7 @@ public final class Daemon implements AutoCloseable {
         this.metrics = metrics;
         this.events = events;
         this.info = info;
+        this.startup = startup;
     }
 
     /**
@@ -90,20 +112,47 @@ public final class Daemon implements AutoCloseable {
      * @throws DaemonException when another daemon serves this state directory or the port cannot be bound
      */
     public static Daemon start(Config config, boolean background) {
-        DaemonLock lock = lock(config);
-        Vertx vertx = Vertx.vertx();
+        Tracing tracing;
+        try {
+            tracing = Tracing.fromEnvironment(System.getenv());
+        } catch (IllegalArgumentException e) {
+            throw new DaemonException(e.getMessage(), e);
+        }
+        return start(config, background, tracing);
+    }
+
+    /**
+     * Like {@link #start(Config, boolean)}, with the startup's spans going to {@code tracing}, which the daemon
+     * closes when it closes (or fails to start).
+     */
+    public static Daemon start(Config config, boolean background, Tracing tracing) {
+        MachineAttributes machine = MachineAttributes.of(config, System.getenv());
+        StartupSteps steps = new StartupSteps(tracing.tracer(), machine);
+        DaemonLock lock = null;
+        Vertx vertx = null;
         ComfyInstance instance = null;
         List<AutoCloseable> policies = new ArrayList<>();
-        Metrics metrics = new Metrics();
+        Metrics metrics = null;
         DaemonEvents events = null;
         try {
+            steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> describe(config));
+            lock = steps.run(Phase.ENVIRONMENT, "directories", "setup", "State directory", () -> lock(config),
+                    taken -> config.home() + " taken");
+            vertx = Vertx.vertx();
+            metrics = new Metrics();
             String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
             ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
-            instance = new ComfyInstance(config, new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(),
-                    config.logsDir(), config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, events.events());
+            steps.publishTo(events.events());
+            steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
+            DaemonEvents eventsForPlan = events;
+            instance = steps.run(Phase.INSTANCES, "plan", "create", "Instance plan", () -> new ComfyInstance(config,
+                    new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(), config.logsDir(),
+                            config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, eventsForPlan.events()),
+                    planned -> planned.name() + " on port " + config.comfyPort());
+            List<ComfyInstance> instances = List.of(instance);
             events.watch(instance);
             IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(),
                     events.events());
@@ -124,7 +173,7 @@ public final class Daemon implements AutoCloseable {
             router.route().handler(new AccessGuard(config.managerToken(),
                     AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
                     Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
-            ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson);
+            ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson, steps);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
             new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
@@ -144,14 +193,29 @@ public final class Daemon implements AutoCloseable {
             metrics.watch(instance, wake, idle);
             ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
                     config.proxyTimeout(), wake, metrics.proxy());
+            HealthRoutes health = new HealthRoutes(instances, steps);
+            health.mount(router);
             router.route().handler(ctx -> proxy.handle(ctx.request()));
-            HttpServer server = bind(vertx, router, config);
+            List<InstanceTracer> tracers = instances.stream()
+                    .map(traced -> InstanceTracer.watch(traced, tracing.tracer(), machine)).toList();
+            Vertx serving = vertx;
+            Optional<HealthServer> healthServer = config.healthPort() == 0
+                    ? Optional.empty()
+                    : Optional.of(steps.run(Phase.SERVICES, "health_server", "start", "Health server",
+                    () -> HealthServer.start(serving, config.healthHost(), config.healthPort(), health),
+                    started -> "http://" + config.healthHost() + ":" + started.port() + "/health, /ready, /status"));
+            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, router, config),
+                    bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idle.start();
             watchdog.start();
             scheduler.start();
-            return new Daemon(config, lock, vertx, server, instance, policies, metrics, events, info);
+            if (tracing.exporting()) {
+                log.info("startup traces go to {}", tracing.destination());
+            }
+            return new Daemon(config, lock, vertx, server, instance, policies, metrics, events, info,
+                    new Startup(steps, tracing, tracers, healthServer));
         } catch (RuntimeException | IOException e) {
             closeInReverse(policies);
             if (instance != null) {
@@ -160,9 +224,17 @@ public final class Daemon implements AutoCloseable {
             if (events != null) {
                 events.close();
             }
-            vertx.close();
-            metrics.close();
-            closeQuietly(lock);
+            if (vertx != null) {
+                vertx.close();
+            }
+            if (metrics != null) {
+                metrics.close();
+            }
+            if (lock != null) {
+                closeQuietly(lock);
+            }
+            steps.finish();
+            tracing.close();
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
     }
@@ -176,6 +248,59 @@ public final class Daemon implements AutoCloseable {
             host = "localhost";
         }
         return host + "/" + ProcessHandle.current().pid() + "/" + instance;
+    }
+
+    /**
+     * The rest of the startup, after {@link #start}: each instance started when COMFYUI_AUTOSTART is on (one
+     * step per instance, all at once), then the ready step. A start that fails is recorded (its step, the
+     * instance's lastError, the trace), not thrown: the daemon keeps serving, so {@code /status} can tell.
+     */
+    public void finishStartup() {
+        StartupSteps steps = startup.steps();
+        List<ComfyInstance> instances = instances();
+        if (!config.autostart()) {
+            instances.forEach(each -> steps.skip(Phase.COMFYUI, "server", "start", "ComfyUI start: " + each.name(),
+                    "COMFYUI_AUTOSTART=false: it starts on 'comfyctl start' or on the first request"));
+        } else {
+            List<CompletableFuture<StartOutcome>> starts = new ArrayList<>();
+            for (int i = 0; i < instances.size(); i++) {
+                StartupSteps.Running step = steps.begin(Phase.COMFYUI, "server", "start", "ComfyUI start: " + instances.get(i).name());
+                step.span().setAttribute("instance", instances.get(i).name());
+                startup.tracers().get(i).nextStartUnder(step.span());
+                starts.add(instances.get(i).start(event -> { }).whenComplete((outcome, failure) -> {
+                    if (failure == null) {
+                        step.done("pid " + outcome.pid() + ", ready in " + outcome.timeToReady().toMillis() + " ms");
+                    } else {
+                        step.fail(failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure);
+                    }
+                }));
+            }
+            starts.forEach(start -> start.exceptionally(failure -> null).join());
+        }
+        List<InstanceSnapshot> notReady = instances.stream().map(ComfyInstance::snapshot)
+                .filter(snapshot -> snapshot.state() != InstanceState.READY).toList();
+        StartupSteps.Running ready = steps.begin(Phase.READY, "machine", "complete", "Machine ready");
+        if (notReady.isEmpty()) {
+            ready.done(instances.size() + " instance(s) ready");
+        } else if (!config.autostart()) {
+            ready.done("serving; ComfyUI not started (COMFYUI_AUTOSTART=false)");
+        } else {
+            ready.fail("not_ready", notReady.stream().map(snapshot -> snapshot.name() + " is " + snapshot.state()
+                    + snapshot.lastError().map(error -> " (" + error + ")").orElse("")).collect(Collectors.joining("; ")));
+        }
+        steps.finish();
+    }
+
+    private static String describe(Config config) {
+        long changed = config.values().values().stream().filter(value -> value.source() != Source.DEFAULT).count();
+        return changed + " setting(s) not at their default; config file " + config.configFile()
+                + (Files.isRegularFile(config.configFile()) ? "" : " (none)");
+    }
+
+    private static String describe(GpuReport gpus) {
+        String found = gpus.gpus().isEmpty() ? "no GPU" : gpus.gpus().size() + " GPU(s): "
+                + gpus.gpus().stream().map(gpu -> gpu.index() + " " + gpu.name()).collect(Collectors.joining(", "));
+        return found + gpus.warning().map(warning -> "; " + warning).orElse("");
     }
 
     private static DaemonLock lock(Config config) {
@@ -228,6 +353,16 @@ public final class Daemon implements AutoCloseable {
         return instance;
     }
 
+    /** Every supervised instance. */
+    public List<ComfyInstance> instances() {
+        return List.of(instance);
+    }
+
+    /** The port of the health server, when it has one of its own. */
+    public OptionalInt healthPort() {
+        return startup.health().map(health -> OptionalInt.of(health.port())).orElse(OptionalInt.empty());
+    }
+
     /** Blocks until {@link #close()} has finished. */
     public void awaitClosed() throws InterruptedException {
         closedLatch.await();
@@ -243,6 +378,7 @@ public final class Daemon implements AutoCloseable {
         try {
             closeInReverse(policies);
             instance.close();
+            startup.health().ifPresent(HealthServer::close);
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         } catch (Exception e) {
@@ -250,6 +386,8 @@ public final class Daemon implements AutoCloseable {
         } finally {
             metrics.close();
             events.close();
+            startup.steps().finish();
+            startup.tracing().close();
             try {
                 DaemonInfo.delete(config.home());
             } catch (IOException e) {

@@ -26,10 +26,13 @@ public final class DaemonLauncher {
     /**
      * The daemon idles most of its life: a small serial heap that gives memory back, and a C heap trimmed
      * every few seconds, keep its resident memory low, which matters on a GPU box where every megabyte
-     * belongs to the models. The launcher script {@code comfyctl serve} passes the same options.
+     * belongs to the models. Without tiered compilation only the hot code (the proxy's) is compiled, by C2:
+     * 8 MB less code and profiles than tiered. Netty's JFR probe would load the flight recorder's classes.
+     * The launcher script {@code comfyctl serve} passes the same options.
      */
     public static final List<String> JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx512m",
-            "-XX:MinHeapFreeRatio=5", "-XX:MaxHeapFreeRatio=20", "-XX:TrimNativeHeapInterval=5000");
+            "-XX:MinHeapFreeRatio=5", "-XX:MaxHeapFreeRatio=20", "-XX:TrimNativeHeapInterval=5000",
+            "-XX:-TieredCompilation", "-Dio.netty.jfr.enabled=false");
 
     private DaemonLauncher() {
     }

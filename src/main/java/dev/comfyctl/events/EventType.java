@@ -23,7 +23,9 @@ public enum EventType {
     FORCED_KILL,
     START_FAILED,
     /** Memory, disk and VRAM figures of the machine. */
-    SYSTEM_STATUS;
+    SYSTEM_STATUS,
+    /** A numbered step of the daemon's startup ended: number, name, phase, state, duration, error. */
+    STARTUP_STEP;
 
     /** The lower-case name, such as {@code comfyui_ready}. */
     public String id() {

@@ -168,6 +168,9 @@ final class JobRun implements Runnable {
             if (!RELAYED.contains(type) || !promptId.equals(data.path("prompt_id").asText())) {
                 continue;
             }
+            if (nothingToTell(type, data) && !succeeded) {
+                continue;
+            }
             double progress = done.size() / (double) Math.max(1, nodes);
             switch (type) {
                 case "execution_cached" -> data.path("nodes").forEach(node -> done.add(node.asText()));
@@ -226,6 +229,11 @@ final class JobRun implements Runnable {
             Thread.sleep(POLL.toMillis());
         }
         throw new ComfyUnreachableException("ComfyUI finished prompt " + promptId + " but has no history entry for it", null);
+    }
+
+    /** Nothing cached, or ComfyUI between nodes: not worth a durable write per job. */
+    private static boolean nothingToTell(String type, JsonNode data) {
+        return type.equals("execution_cached") && data.path("nodes").isEmpty();
     }
 
     private void stopInComfy() {

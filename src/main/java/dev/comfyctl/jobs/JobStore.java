@@ -7,8 +7,9 @@ import java.util.function.Consumer;
 
 /**
  * Where jobs live: an embedded SQLite file for one machine, or Redis Streams for a fleet. Every write is durable
- * when the method returns; every method may be called from any thread. Delivery is at least once: a worker that
- * dies mid-job loses its lease and the job runs again elsewhere, and the first result to arrive is the one kept.
+ * when the method returns: it survives the daemon's death (what a power cut may take is each backend's story, see
+ * its javadoc). Every method may be called from any thread. Delivery is at least once: a worker that dies mid-job
+ * loses its lease and the job runs again elsewhere, and the first result to arrive is the one kept.
  *
  * <p>Every method blocks on disk or network: never call one on an event loop (use {@code executeBlocking} or a
  * worker thread). A lease is lost only when another worker reclaimed the job, or it was cancelled or finished: a

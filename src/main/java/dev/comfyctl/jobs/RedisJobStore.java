@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
@@ -27,12 +28,15 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The fleet's job store: one Redis (QUEUE_URL) shared by every daemon, each worker a consumer of one consumer
@@ -40,17 +44,22 @@ import java.util.function.Consumer;
  * <ul>
  *   <li>{@code job:<id>} a hash per job (spec, state, attempts, lease, errors, outputs), so that any daemon
  *       answers {@link #find}; {@code inputs:<id>} its input files; {@code jobs} and {@code state:<STATE>} sorted
- *       sets of ids by submission order, for {@link #list}; {@code dead} the dead letters, newest first.</li>
+ *       sets of ids by submission order, for {@link #list}; {@code dead} the dead letters, newest first;
+ *       {@code leases} the deadlines of running jobs' leases.</li>
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
  *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable.</li>
  * </ul>
- * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash. XAUTOCLAIM takes
- * every entry idle past one threshold, but here each lease has its own visibility (the claimer's), so a claim
- * reads the group's pending entries and takes over (XCLAIM) those whose deadline passed: a new attempt, or the
- * dead letters once the attempts are used up. Every change is one Lua script ({@code jobs.lua}), atomic
+ * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash and in the sorted
+ * set {@code leases}. XAUTOCLAIM takes every entry idle past one threshold, but here each lease has its own
+ * visibility (the claimer's), and scanning the pending entries would cost every claim as many steps as jobs run
+ * across the fleet; so a claim takes the deadlines that passed from {@code leases} and takes over (XCLAIM) their
+ * entries: a new attempt, or the dead letters once the attempts are used up. A job given back (release, a
+ * retryable failure) keeps its pending entry with a deadline of 0, and is the next one claimed. Every change is one Lua script ({@code jobs.lua}), atomic
  * across the fleet: two daemons cannot take the same entry, and a result is accepted only under the lease's
- * current token, so a job that ran twice keeps one result.
+ * current token, so a job that ran twice keeps one result. Worker names change with every daemon start, so a
+ * store removes from the group its consumers that hold nothing when it closes, and anyone's that have been silent
+ * for an hour (a daemon that died) when it opens.
  *
  * <p>A claim does not block inside Redis (XREADGROUP BLOCK would hold a connection per waiting worker): it
  * waits for a message on {@code wake}, and looks again at least every 200 ms for leases that expired.
@@ -65,6 +74,8 @@ public final class RedisJobStore implements JobStore {
     private static final String WAKE = PREFIX + "wake";
     private static final String EVENTS = PREFIX + "events:";
     private static final long CLAIM_POLL_MILLIS = 200;
+    /** A consumer holding nothing and silent this long belonged to a daemon that is gone. */
+    private static final Duration ABANDONED_CONSUMER = Duration.ofHours(1);
     private static final TypeReference<List<JobInput>> INPUTS = new TypeReference<>() { };
     private static final String SCRIPT = script();
     private static final String SCRIPT_SHA = sha1(SCRIPT);
@@ -73,10 +84,14 @@ public final class RedisJobStore implements JobStore {
     private final int maxAttempts;
     private final RedisSubscriber subscriber;
     private final Subscribers subscribers = new Subscribers();
+    /** Per job with listeners here: its SUBSCRIBE, done once Redis confirmed it. */
+    private final Map<String, Future<?>> subscriptions = new ConcurrentHashMap<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition claimable = lock.newCondition();
     private volatile long arrivals;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Consumer names this store claimed for, forgotten by the group at close when they hold nothing. */
+    private final Set<String> workers = ConcurrentHashMap.newKeySet();
 
     /**
      * Connects; blocking.
@@ -97,7 +112,14 @@ public final class RedisJobStore implements JobStore {
             link.close();
             throw e;
         }
-        log.info("job store on {}: {} queued", link.where(), depth());
+        try {
+            forgetConsumers();
+            log.info("job store on {}: {} queued", link.where(), depth());
+        } catch (RuntimeException e) {
+            subscriber.close();
+            link.close();
+            throw e;
+        }
     }
 
     @Override
@@ -110,7 +132,7 @@ public final class RedisJobStore implements JobStore {
 
     @Override
     public Optional<Job> find(String id) {
-        List<Response> answers = link.batch(List.of(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id),
+        List<Response> answers = batch(List.of(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id),
                 Request.cmd(Command.GET).arg(PREFIX + "inputs:" + id)));
         if (answers.get(0) == null || answers.get(0).size() == 0) {
             return Optional.empty();
@@ -126,24 +148,28 @@ public final class RedisJobStore implements JobStore {
             return List.of();
         }
         String set = state.map(s -> PREFIX + "state:" + s.name()).orElse(PREFIX + "jobs");
-        return jobs(link.send(Request.cmd(Command.ZREVRANGE).arg(set).arg(0).arg(limit - 1)));
+        return jobs(send(Request.cmd(Command.ZREVRANGE).arg(set).arg(0).arg(limit - 1)));
     }
 
     @Override
     public long depth() {
-        return link.send(Request.cmd(Command.ZCARD).arg(PREFIX + "state:" + JobState.QUEUED.name())).toLong();
+        return send(Request.cmd(Command.ZCARD).arg(PREFIX + "state:" + JobState.QUEUED.name())).toLong();
     }
 
     @Override
     public Optional<Lease> claim(String worker, Duration visibility, Duration wait) throws InterruptedException {
+        workers.add(worker);
         long deadline = System.nanoTime() + wait.toNanos();
         while (true) {
             long seen = arrivals;
             String token = UUID.randomUUID().toString();
             Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token);
             if (answer.get(0).toString().equals("claimed")) {
-                String id = field(answer.get(1), "id");
-                Job job = find(id).orElseThrow(() -> new JobStoreException("job " + id + " vanished from " + link.where()));
+                String inputs = answer.get(2).toString();
+                Job job = job(answer.get(1));
+                if (!inputs.isEmpty()) {
+                    job = withInputs(job, read(inputs, INPUTS));
+                }
                 return Optional.of(new Lease(job, worker, job.attempts(), token));
             }
             long left = deadline - System.nanoTime();
@@ -201,7 +227,7 @@ public final class RedisJobStore implements JobStore {
         if (limit < 1) {
             return List.of();
         }
-        return jobs(link.send(Request.cmd(Command.LRANGE).arg(PREFIX + "dead").arg(0).arg(limit - 1)));
+        return jobs(send(Request.cmd(Command.LRANGE).arg(PREFIX + "dead").arg(0).arg(limit - 1)));
     }
 
     /**
@@ -211,17 +237,36 @@ public final class RedisJobStore implements JobStore {
      */
     @Override
     public AutoCloseable subscribe(String jobId, Consumer<JobEvent> listener) {
-        io.vertx.core.Future<?>[] subscribed = {io.vertx.core.Future.succeededFuture()};
         AutoCloseable handle = subscribers.add(jobId, listener,
-                () -> subscribed[0] = subscriber.subscribe(EVENTS + jobId),
-                () -> subscriber.unsubscribe(EVENTS + jobId));
+                () -> subscriptions.put(jobId, subscriber.subscribe(EVENTS + jobId)),
+                () -> {
+                    subscriptions.remove(jobId);
+                    subscriber.unsubscribe(EVENTS + jobId);
+                });
+        Future<?> subscribed = subscriptions.getOrDefault(jobId, Future.succeededFuture());
         if (!Context.isOnEventLoopThread()) {
-            link.await(subscribed[0], "SUBSCRIBE");
+            try {
+                link.await(subscribed, "SUBSCRIBE");
+            } catch (JobStoreException e) {
+                closeQuietly(handle);
+                throw e;
+            }
         }
         return handle;
     }
 
-    /** Idempotent: closes the event connection, then the pooled client. */
+    private static void closeQuietly(AutoCloseable handle) {
+        try {
+            handle.close();
+        } catch (Exception e) {
+            log.debug("dropping a subscription: {}", e.toString());
+        }
+    }
+
+    /**
+     * Idempotent: closes the event connection, then the pooled client. A claim waiting meanwhile ends at once with
+     * an IllegalStateException, as every later call does.
+     */
     @Override
     public void close() {
         if (closed.getAndSet(true)) {
@@ -229,19 +274,19 @@ public final class RedisJobStore implements JobStore {
         }
         subscriber.close();
         subscribers.clear();
+        try {
+            forgetConsumers();
+        } catch (JobStoreException e) {
+            log.warn("could not remove this daemon's consumers from the group: {}", e.getMessage());
+        }
         link.close();
+        wakeClaimers(true);
         log.info("job store on {} closed", link.where());
     }
 
     private void onMessage(String channel, String message) {
         if (channel.equals(WAKE)) {
-            lock.lock();
-            try {
-                arrivals++;
-                claimable.signalAll();
-            } finally {
-                lock.unlock();
-            }
+            wakeClaimers(false);
         } else if (channel.startsWith(EVENTS)) {
             try {
                 JsonNode node = JSON.readTree(message);
@@ -253,11 +298,62 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
-    /** Runs one operation of jobs.lua; loads the script again when Redis lost it (a restart without it). */
+    /**
+     * Removes from the group the consumers that hold no entry and are this store's or idle for an hour: every
+     * daemon start brings new worker names, which would otherwise pile up in the group for ever.
+     */
+    private void forgetConsumers() {
+        List<String> arguments = new ArrayList<>(List.of(Long.toString(ABANDONED_CONSUMER.toMillis())));
+        arguments.addAll(workers);
+        Response answer = eval("forget", arguments.toArray(String[]::new));
+        log.debug("removed {} idle consumers from the job queue's group", answer.get(1));
+    }
+
+    /** One claimer per new job (waking them all would have all but one look in vain), or all of them. */
+    private void wakeClaimers(boolean all) {
+        lock.lock();
+        try {
+            arrivals++;
+            if (all) {
+                claimable.signalAll();
+            } else {
+                claimable.signal();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs one operation of jobs.lua. */
     private Response run(String operation, String... arguments) {
+        return whileOpen(() -> eval(operation, arguments));
+    }
+
+    private Response send(Request request) {
+        return whileOpen(() -> link.send(request));
+    }
+
+    private List<Response> batch(List<Request> requests) {
+        return whileOpen(() -> link.batch(requests));
+    }
+
+    /** A call to Redis; once the store is closed, an IllegalStateException, whatever Redis answered. */
+    private <T> T whileOpen(Supplier<T> call) {
         if (closed.get()) {
             throw new IllegalStateException("the job store on " + link.where() + " is closed");
         }
+        try {
+            return call.get();
+        } catch (JobStoreException e) {
+            if (closed.get()) {
+                throw new IllegalStateException("the job store on " + link.where() + " is closed", e);
+            }
+            throw e;
+        }
+    }
+
+    /** Loads the script again when Redis lost it (a restart, a SCRIPT FLUSH). */
+    private Response eval(String operation, String... arguments) {
         try {
             return link.send(script(Command.EVALSHA, SCRIPT_SHA, operation, arguments));
         } catch (JobStoreException e) {
@@ -280,7 +376,7 @@ public final class RedisJobStore implements JobStore {
         List<Request> reads = new ArrayList<>();
         ids.forEach(id -> reads.add(Request.cmd(Command.HGETALL).arg(PREFIX + "job:" + id.toString())));
         List<Job> jobs = new ArrayList<>();
-        for (Response hash : link.batch(reads)) {
+        for (Response hash : batch(reads)) {
             if (hash != null && hash.size() > 0) {
                 jobs.add(job(hash));
             }
@@ -305,15 +401,6 @@ public final class RedisJobStore implements JobStore {
                 JobJson.errors(fields.get("errors")), JobJson.outputs(fields.get("outputs")),
                 Instant.ofEpochMilli(Long.parseLong(fields.get("created"))), instant(fields.get("started")),
                 instant(fields.get("finished")), "1".equals(fields.get("cancel")));
-    }
-
-    private static String field(Response flatHash, String name) {
-        for (int i = 0; i + 1 < flatHash.size(); i += 2) {
-            if (flatHash.get(i).toString().equals(name)) {
-                return flatHash.get(i + 1).toString();
-            }
-        }
-        throw new JobStoreException("a job hash without '" + name + "'");
     }
 
     private static Optional<Instant> instant(String millis) {

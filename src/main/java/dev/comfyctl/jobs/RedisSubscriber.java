@@ -1,6 +1,7 @@
 package dev.comfyctl.jobs;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
@@ -26,49 +27,61 @@ final class RedisSubscriber implements AutoCloseable {
     private final BiConsumer<String, String> onMessage;
     private final Set<String> channels = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
-    private volatile Future<RedisConnection> connection;
+    /** The connection, or while there is none, the promise of the next one. */
+    private volatile Promise<RedisConnection> connection = Promise.promise();
 
     /** @param onMessage gets (channel, message) on an event loop */
     RedisSubscriber(RedisLink link, BiConsumer<String, String> onMessage, String... initialChannels) {
         this.link = link;
         this.onMessage = onMessage;
         channels.addAll(Set.of(initialChannels));
-        link.await(connect(), "SUBSCRIBE");
+        connect();
+        try {
+            link.await(connection.future(), "SUBSCRIBE");
+        } catch (RuntimeException e) {
+            closed.set(true);
+            throw e;
+        }
     }
 
-    /** Subscribes; the returned future completes once Redis confirmed it. */
+    /** Subscribes, once connected (again); the returned future completes when Redis confirmed it. */
     Future<?> subscribe(String channel) {
         channels.add(channel);
-        return connection.compose(c -> c.send(Request.cmd(Command.SUBSCRIBE).arg(channel)));
+        return connection.future().compose(c -> c.send(Request.cmd(Command.SUBSCRIBE).arg(channel)));
     }
 
     void unsubscribe(String channel) {
         channels.remove(channel);
-        connection.compose(c -> c.send(Request.cmd(Command.UNSUBSCRIBE).arg(channel)))
+        connection.future().compose(c -> c.send(Request.cmd(Command.UNSUBSCRIBE).arg(channel)))
                 .onFailure(e -> log.debug("unsubscribing from {}: {}", channel, e.toString()));
     }
 
-    private Future<RedisConnection> connect() {
-        connection = link.client().connect().compose(c -> {
+    private void connect() {
+        Promise<RedisConnection> pending = connection;
+        link.client().connect().compose(c -> {
             c.handler(this::handle);
             c.exceptionHandler(e -> log.debug("event connection to {}: {}", link.where(), e.toString()));
-            c.endHandler(ended -> reconnectLater());
+            c.endHandler(ended -> {
+                if (!closed.get()) {
+                    log.warn("lost the job event connection to {}; reconnecting", link.where());
+                    connection = Promise.promise();
+                    reconnectLater();
+                }
+            });
             Request subscribe = Request.cmd(Command.SUBSCRIBE);
             channels.forEach(subscribe::arg);
             return c.send(subscribe).map(c);
-        });
-        connection.onFailure(e -> {
+        }).onSuccess(pending::tryComplete).onFailure(e -> {
             log.warn("cannot subscribe to job events at {}: {}; retrying", link.where(), e.toString());
             reconnectLater();
         });
-        return connection;
     }
 
     private void reconnectLater() {
         if (!closed.get()) {
             link.vertx().setTimer(RECONNECT_MILLIS, id -> {
                 if (!closed.get()) {
-                    connect().onSuccess(c -> log.info("job events from {} again", link.where()));
+                    connect();
                 }
             });
         }
@@ -85,6 +98,6 @@ final class RedisSubscriber implements AutoCloseable {
         if (closed.getAndSet(true)) {
             return;
         }
-        connection.onSuccess(RedisConnection::close);
+        connection.future().onSuccess(RedisConnection::close);
     }
 }

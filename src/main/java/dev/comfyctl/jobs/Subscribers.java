@@ -15,31 +15,25 @@ final class Subscribers {
 
     private final Map<String, List<Consumer<JobEvent>>> byJob = new ConcurrentHashMap<>();
 
-    /** @param onFirst called when the job gets its first listener, {@code onLast} when it loses its last */
-    AutoCloseable add(String jobId, Consumer<JobEvent> listener, Runnable onFirst, Runnable onLast) {
-        boolean[] first = {false};
-        byJob.compute(jobId, (id, listeners) -> {
-            List<Consumer<JobEvent>> list = listeners == null ? new CopyOnWriteArrayList<>() : listeners;
-            first[0] = list.isEmpty();
-            list.add(listener);
-            return list;
-        });
-        if (first[0]) {
+    /**
+     * @param onFirst called when the job gets its first listener, {@code onLast} when it loses its last; both under
+     *     this registry's lock, so that a subscription and an unsubscription of one job are never reordered
+     */
+    synchronized AutoCloseable add(String jobId, Consumer<JobEvent> listener, Runnable onFirst, Runnable onLast) {
+        List<Consumer<JobEvent>> listeners = byJob.computeIfAbsent(jobId, id -> new CopyOnWriteArrayList<>());
+        listeners.add(listener);
+        if (listeners.size() == 1) {
             onFirst.run();
         }
-        return () -> {
-            boolean[] last = {false};
-            byJob.computeIfPresent(jobId, (id, listeners) -> {
-                if (!listeners.remove(listener)) {
-                    return listeners;
-                }
-                last[0] = listeners.isEmpty();
-                return last[0] ? null : listeners;
-            });
-            if (last[0]) {
-                onLast.run();
-            }
-        };
+        return () -> remove(jobId, listener, onLast);
+    }
+
+    private synchronized void remove(String jobId, Consumer<JobEvent> listener, Runnable onLast) {
+        List<Consumer<JobEvent>> listeners = byJob.get(jobId);
+        if (listeners != null && listeners.remove(listener) && listeners.isEmpty()) {
+            byJob.remove(jobId);
+            onLast.run();
+        }
     }
 
     AutoCloseable add(String jobId, Consumer<JobEvent> listener) {

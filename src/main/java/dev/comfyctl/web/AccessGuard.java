@@ -30,10 +30,14 @@ import java.util.Set;
  */
 public final class AccessGuard implements Handler<RoutingContext> {
     static final String COOKIE = "comfyctl_token";
-    /** comfyctl's own exact paths; keep in step with the routes of ControlRoutes, ScheduleRoutes, ManagerPage, DaemonEvents and /metrics. */
+    /**
+     * comfyctl's own exact paths; keep in step with the routes of ControlRoutes, ScheduleRoutes, ManagerPage,
+     * DaemonEvents, HealthRoutes and /metrics.
+     */
     private static final Set<String> OWN_PATHS = Set.of("/manager", "/manager/", "/manager/status", "/manager/start",
             "/manager/stop", "/manager/restart", "/manager/schedule", "/manager/schedule/enable",
-            "/manager/schedule/disable", "/manager/schedule/force-restart", "/manager/events", "/metrics");
+            "/manager/schedule/disable", "/manager/schedule/force-restart", "/manager/events", "/metrics",
+            "/health", "/ready", "/status");
     private static final String OWN_PREFIX = "/comfyctl/";
     private static final Set<HttpMethod> SAFE = Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.OPTIONS);
 

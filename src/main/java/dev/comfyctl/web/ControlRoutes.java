@@ -12,6 +12,7 @@ import dev.comfyctl.supervisor.StartFailedException;
 import dev.comfyctl.supervisor.StartOutcome;
 import dev.comfyctl.supervisor.StepEvent;
 import dev.comfyctl.supervisor.StopOutcome;
+import dev.comfyctl.telemetry.StartupSteps;
 import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
@@ -41,13 +42,16 @@ public final class ControlRoutes {
     private final ComfyClient client;
     private final GpuDetector gpuDetector;
     private final JsonObject daemon;
+    private final StartupSteps steps;
 
-    public ControlRoutes(ComfyInstance instance, IdleStopper idle, ComfyClient client, GpuDetector gpuDetector, JsonObject daemon) {
+    public ControlRoutes(ComfyInstance instance, IdleStopper idle, ComfyClient client, GpuDetector gpuDetector, JsonObject daemon,
+                         StartupSteps steps) {
         this.instance = instance;
         this.idle = idle;
         this.client = client;
         this.gpuDetector = gpuDetector;
         this.daemon = daemon;
+        this.steps = steps;
     }
 
     public void mount(Router router) {
@@ -91,6 +95,7 @@ public final class ControlRoutes {
         JsonObject status = new JsonObject()
                 .put("daemon", daemon.copy().put("uptimeSeconds",
                         Duration.between(Instant.parse(daemon.getString("startedAt")), Instant.now()).toSeconds()))
+                .put("steps", HealthRoutes.stepsJson(steps.list()))
                 .put("instances", new JsonArray().add(json))
                 .put("gpus", gpuJson);
         gpus.warning().ifPresent(warning -> status.put("gpuWarning", warning));

@@ -48,17 +48,20 @@ local function finish(id, state, now)
   set_state(id, state)
   redis.call('HSET', key, 'finished', now)
   redis.call('HDEL', key, 'worker', 'token', 'lease_until')
+  redis.call('ZREM', P .. 'leases', id)
   local stream, entry = field(key, 'stream'), field(key, 'entry')
   redis.call('XACK', stream, group, entry)
   redis.call('XDEL', stream, entry)
   if state == 'FAILED' then redis.call('LPUSH', P .. 'dead', id) end
 end
 
--- Back in the queue, its entry left pending in the group: the next claim takes it before new entries.
+-- Back in the queue, its entry left pending in the group and its lease at 0 (long expired): the next claim takes
+-- it before new entries.
 local function requeue(id, give_back_attempt)
   local key = job_key(id)
   set_state(id, 'QUEUED')
   redis.call('HDEL', key, 'worker', 'token', 'lease_until', 'started')
+  redis.call('ZADD', P .. 'leases', 0, id)
   redis.call('HSET', key, 'progress', 0)
   if give_back_attempt then redis.call('HINCRBY', key, 'attempts', -1) end
   redis.call('PUBLISH', P .. 'wake', id)
@@ -76,8 +79,9 @@ local function take(id, worker, token, visibility, now)
   redis.call('HINCRBY', key, 'attempts', 1)
   redis.call('HSET', key, 'worker', worker, 'token', token, 'lease_until', now + visibility, 'progress', 0,
     'started', now)
+  redis.call('ZADD', P .. 'leases', now + visibility, id)
   publish_state(id, nil)
-  return {'claimed', hash(key)}
+  return {'claimed', hash(key), redis.call('GET', P .. 'inputs:' .. id) or ''}
 end
 
 if op == 'enqueue' then
@@ -103,40 +107,29 @@ elseif op == 'claim' then
   local worker, visibility, max_attempts, token = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
   local now = now_ms()
   local priorities = redis.call('ZREVRANGE', P .. 'priorities', 0, -1)
-  -- First what dead workers left (lease past its deadline) and what was given back, highest priority first.
-  for _, priority in ipairs(priorities) do
-    local stream = P .. 'queue:' .. priority
-    for _, pending in ipairs(redis.call('XPENDING', stream, group, '-', '+', 1000)) do
-      local entry = pending[1]
-      local found = redis.call('XRANGE', stream, entry, entry)
-      if #found == 0 then
-        redis.call('XACK', stream, group, entry)
+  -- First what was given back and what dead workers left (leases past their deadline), oldest deadline first.
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now, 'LIMIT', 0, 100)) do
+    local key = job_key(id)
+    local state = field(key, 'state')
+    if state == 'QUEUED' then
+      return take(id, worker, token, visibility, now)
+    elseif state == 'RUNNING' then
+      local attempts = tonumber(field(key, 'attempts'))
+      local err = 'attempt ' .. attempts .. ' lost its lease: worker ' .. (field(key, 'worker') or '?')
+        .. ' stopped renewing it (it died or hung)'
+      if field(key, 'cancel') == '1' then
+        finish(id, 'CANCELLED', now)
+        publish_state(id, nil)
+      elseif attempts >= max_attempts then
+        append_error(id, err)
+        finish(id, 'FAILED', now)
+        publish_state(id, err)
       else
-        local id = found[1][2][2]
-        local key = job_key(id)
-        local state = field(key, 'state')
-        if state == 'QUEUED' then
-          return take(id, worker, token, visibility, now)
-        elseif state == 'RUNNING' and tonumber(field(key, 'lease_until')) < now then
-          local attempts = tonumber(field(key, 'attempts'))
-          local err = 'attempt ' .. attempts .. ' lost its lease: worker ' .. (field(key, 'worker') or '?')
-            .. ' stopped renewing it (it died or hung)'
-          if field(key, 'cancel') == '1' then
-            finish(id, 'CANCELLED', now)
-            publish_state(id, nil)
-          elseif attempts >= max_attempts then
-            append_error(id, err)
-            finish(id, 'FAILED', now)
-            publish_state(id, err)
-          else
-            append_error(id, err)
-            return take(id, worker, token, visibility, now)
-          end
-        elseif state ~= 'RUNNING' then
-          redis.call('XACK', stream, group, entry)
-          redis.call('XDEL', stream, entry)
-        end
+        append_error(id, err)
+        return take(id, worker, token, visibility, now)
       end
+    else
+      redis.call('ZREM', P .. 'leases', id)
     end
   end
   -- Then new entries, highest priority first; within a priority the stream is oldest first.
@@ -165,7 +158,9 @@ elseif op == 'renew' then
     publish_state(id, nil)
     return {'cancelled', hash(key)}
   end
-  redis.call('HSET', key, 'lease_until', now_ms() + visibility)
+  local deadline = now_ms() + visibility
+  redis.call('HSET', key, 'lease_until', deadline)
+  redis.call('ZADD', P .. 'leases', deadline, id)
   return {'renewed', {}}
 
 elseif op == 'progress' then
@@ -232,5 +227,22 @@ elseif op == 'cancel' then
   end
   publish_state(id, nil)
   return {'changed', hash(key)}
+
+elseif op == 'forget' then
+  -- Consumers holding no entry: this store's workers (ARGV[5]...), and any idle past ARGV[4] ms (dead daemons').
+  local threshold, mine, removed = tonumber(ARGV[4]), {}, 0
+  for i = 5, #ARGV do mine[ARGV[i]] = true end
+  for _, priority in ipairs(redis.call('ZRANGE', P .. 'priorities', 0, -1)) do
+    local stream = P .. 'queue:' .. priority
+    for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+      local info = {}
+      for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+      if info.pending == 0 and (mine[info.name] or info.idle > threshold) then
+        redis.call('XGROUP', 'DELCONSUMER', stream, group, info.name)
+        removed = removed + 1
+      end
+    end
+  end
+  return {'forgotten', removed}
 end
 return redis.error_reply('unknown job store operation ' .. tostring(op))

@@ -19,8 +19,10 @@ final class Comfyctl {
     private final List<String> jvmOptions = new ArrayList<>();
     private final Path workDir;
 
+    /** Without a HEALTH_PORT in {@code environment}, the daemon gets no health server: 9090 is shared by every test. */
     Comfyctl(Path workDir, Map<String, String> environment) {
         this.workDir = workDir;
+        this.environment.put("HEALTH_PORT", "0");
         this.environment.putAll(environment);
     }
 

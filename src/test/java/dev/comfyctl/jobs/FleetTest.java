@@ -62,7 +62,7 @@ class FleetTest {
     void machinesOnOneRedisSeeEachOtherUntilTheirHeartbeatsStop() {
         redis.flushAll();
         try (RedisFleet first = new RedisFleet(vertx, redis.url(), Duration.ofSeconds(30));
-             RedisFleet second = new RedisFleet(vertx, redis.url(), Duration.ofMillis(500))) {
+             RedisFleet second = new RedisFleet(vertx, redis.url(), Duration.ofSeconds(4))) {
             MachineInfo a = machine("a-box", 3);
             MachineInfo b = machine("b-box", 3);
             first.heartbeat(a);

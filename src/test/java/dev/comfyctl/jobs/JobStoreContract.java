@@ -20,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -40,6 +41,11 @@ abstract class JobStoreContract {
     /** Kills the backend without warning and brings it back (nothing to do for a file). */
     abstract void crashBackend() throws Exception;
 
+    /** The stores concurrent workers claim from: this one, and on a shared backend other daemons' too. */
+    List<JobStore> claimingStores() throws Exception {
+        return List.of(store);
+    }
+
     @BeforeEach
     void openFirstStore() throws Exception {
         store = open();
@@ -51,9 +57,12 @@ abstract class JobStoreContract {
     }
 
     JobStore open() throws Exception {
-        JobStore opened = openStore(MAX_ATTEMPTS);
-        this.opened.add(opened);
-        return opened;
+        return closeAfterTest(openStore(MAX_ATTEMPTS));
+    }
+
+    JobStore closeAfterTest(JobStore store) {
+        opened.add(store);
+        return store;
     }
 
     static JobSpec spec(String name, int priority) {
@@ -128,6 +137,7 @@ abstract class JobStoreContract {
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
             Future<Optional<Lease>> waiting = pool.submit(() -> store.claim("w1", LONG, Duration.ofSeconds(20)));
+            // The job must arrive while the claim waits: give it time to get there.
             await().pollDelay(Duration.ofMillis(200)).atMost(LONG).until(() -> true);
             assertThat(waiting).isNotDone();
 
@@ -393,16 +403,18 @@ abstract class JobStoreContract {
         }
         List<String> claimed = Collections.synchronizedList(new ArrayList<>());
         Set<String> refused = ConcurrentHashMap.newKeySet();
+        List<JobStore> stores = claimingStores();
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try {
             List<Future<?>> running = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 String worker = "w" + w;
+                JobStore from = stores.get(w % stores.size());
                 running.add(pool.submit(() -> {
                     Optional<Lease> lease;
-                    while ((lease = store.claim(worker, LONG, Duration.ofMillis(500))).isPresent()) {
+                    while ((lease = from.claim(worker, LONG, Duration.ofMillis(500))).isPresent()) {
                         claimed.add(lease.get().jobId());
-                        if (!store.succeed(lease.get(), List.of())) {
+                        if (!from.succeed(lease.get(), List.of())) {
                             refused.add(lease.get().jobId());
                         }
                     }
@@ -423,8 +435,21 @@ abstract class JobStoreContract {
     }
 
     @Test
-    void closeIsIdempotent() {
-        store.close();
-        store.close();
+    void closingEndsAWaitingClaimAndIsIdempotent() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<Optional<Lease>> waiting = pool.submit(() -> store.claim("w1", LONG, Duration.ofMinutes(5)));
+            // The claim must be waiting when the store closes: give it time to get there.
+            await().pollDelay(Duration.ofMillis(300)).atMost(LONG).until(() -> true);
+
+            store.close();
+            store.close();
+
+            assertThatThrownBy(() -> waiting.get(20, TimeUnit.SECONDS))
+                    .hasCauseInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+            assertThatThrownBy(() -> store.enqueue(spec("late", 0))).isInstanceOf(IllegalStateException.class);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }

@@ -3,6 +3,9 @@ package dev.comfyctl.jobs;
 import dev.comfyctl.testing.Ports;
 import dev.comfyctl.testing.RedisServer;
 import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,6 +64,12 @@ class RedisJobStoreTest extends JobStoreContract {
         return super.open();
     }
 
+    /** Two daemons on one Redis: their workers never get the same job either. */
+    @Override
+    List<JobStore> claimingStores() throws Exception {
+        return List.of(store, open());
+    }
+
     @Test
     void twoDaemonsOnOneRedisShareJobsAndEvents() throws Exception {
         JobStore other = open();
@@ -107,6 +116,56 @@ class RedisJobStoreTest extends JobStoreContract {
 
         assertThat(store.claim("w1", LONG, Duration.ofSeconds(20))).isPresent();
         submitter.join();
+    }
+
+    @Test
+    void aStoreCarriesOnWhenRedisIsKilledAndRestartedUnderIt() throws Exception {
+        JobStore other = open();
+        Job job = store.enqueue(spec("survivor", 0));
+
+        redis.kill();
+        redis.start();
+
+        await().atMost(LONG).ignoreExceptions().untilAsserted(() ->
+                assertThat(store.find(job.id())).map(Job::state).contains(JobState.QUEUED));
+        List<JobEvent> events = new CopyOnWriteArrayList<>();
+        await().atMost(LONG).ignoreExceptions().until(() -> store.subscribe(job.id(), events::add) != null);
+        Lease lease = await().atMost(LONG).ignoreExceptions().until(
+                () -> other.claim("w1", LONG, Duration.ofSeconds(1)), java.util.Optional::isPresent).orElseThrow();
+        assertThat(lease.jobId()).isEqualTo(job.id());
+        await().atMost(LONG).untilAsserted(() -> assertThat(events).extracting(JobEvent::json)
+                .anySatisfy(json -> assertThat(json).contains("running")));
+    }
+
+    @Test
+    void aClosingStoreRemovesItsConsumersFromTheGroupButKeepsOneHoldingAJob() throws Exception {
+        JobStore leaving = openStore(MAX_ATTEMPTS);
+        store.enqueue(spec("done", 1));
+        Job held = store.enqueue(spec("held", 0));
+        assertThat(leaving.succeed(claim(leaving, "finished-worker"), List.of())).isTrue();
+        assertThat(leaving.claim("holding-worker", SHORT_LEASE, LONG).orElseThrow().jobId()).isEqualTo(held.id());
+        assertThat(consumers()).contains("finished-worker", "holding-worker");
+
+        leaving.close();
+
+        assertThat(consumers()).doesNotContain("finished-worker").contains("holding-worker");
+        Lease reclaimed = store.claim("w2", LONG, LONG).orElseThrow();
+        assertThat(reclaimed.jobId()).isEqualTo(held.id());
+        assertThat(reclaimed.attempt()).isEqualTo(2);
+    }
+
+    /** The consumers of the group on every priority's stream. */
+    private static List<String> consumers() {
+        try (RedisLink link = new RedisLink(vertx, redis.url())) {
+            List<String> names = new java.util.ArrayList<>();
+            for (Response priority : link.send(Request.cmd(Command.ZRANGE).arg("comfyctl:priorities").arg(0).arg(-1))) {
+                for (Response consumer : link.send(Request.cmd(Command.XINFO).arg("CONSUMERS")
+                        .arg("comfyctl:queue:" + priority).arg("workers"))) {
+                    names.add(consumer.isMap() ? consumer.get("name").toString() : consumer.get(1).toString());
+                }
+            }
+            return names;
+        }
     }
 
     @Test

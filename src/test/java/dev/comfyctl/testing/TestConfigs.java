@@ -19,6 +19,7 @@ public final class TestConfigs {
         env.put("COMFYUI_DIR", fake.dir().toString());
         env.put("COMFYUI_PORT", Integer.toString(Ports.free()));
         env.put("MANAGER_PORT", Integer.toString(Ports.free()));
+        env.put("HEALTH_PORT", Integer.toString(Ports.free()));
         env.put("GPU_MODE", "mock");
         env.put("GPU_MOCK_NAME", "NVIDIA GeForce RTX 4090");
         env.put("GPU_MOCK_VRAM_MB", "24564");
