@@ -88,7 +88,10 @@ final class Dispatcher implements AutoCloseable {
                     continue;
                 }
                 Optional<Lease> lease = store.claim(target.get().worker(), visibility, CLAIM_WAIT);
-                if (lease.isPresent()) {
+                if (lease.isPresent() && !target.get().acceptsWork()) {
+                    // It began draining or went down while the claim waited: the job goes back, not counted as an attempt.
+                    store.release(lease.get());
+                } else if (lease.isPresent()) {
                     launch(target.get(), lease.get());
                 }
             } catch (InterruptedException e) {
