@@ -52,7 +52,18 @@ public class JobsBench {
     static Path mainPy;
     static URI redis;
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+            System.exit(0);
+        } catch (Exception e) {
+            e.printStackTrace();
+            // Closes the daemons (shutdown hook), so no fake ComfyUI is left behind.
+            System.exit(1);
+        }
+    }
+
+    static void run(String[] args) throws Exception {
         dir = Path.of(args[0]);
         mainPy = Path.of(args[1]);
         redis = URI.create(args[2]);
@@ -82,7 +93,6 @@ public class JobsBench {
         rows.forEach(System.out::println);
         System.out.println();
         soak(soakJobs);
-        System.exit(0);
     }
 
     static String row(String name, double rate, double direct, double goal) {
@@ -122,6 +132,7 @@ public class JobsBench {
             env.put("COMFYUI_DIR", install.toString());
             env.put("COMFYUI_PORT", Integer.toString(freePort()));
             env.put("MANAGER_PORT", Integer.toString(freePort()));
+            env.put("HEALTH_PORT", "0");
             env.put("QUEUE_URL", queueUrl);
             env.put("GPU_MODE", "mock");
             env.put("IDLE_TIMEOUT_SECONDS", "0");

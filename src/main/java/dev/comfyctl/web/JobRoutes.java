@@ -19,6 +19,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 
 import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,7 +136,7 @@ public final class JobRoutes {
             try {
                 byte[] content = Files.readAllBytes(Path.of(upload.uploadedFileName()));
                 if (upload.name().equals("workflow")) {
-                    workflowText = new String(content, java.nio.charset.StandardCharsets.UTF_8);
+                    workflowText = new String(content, StandardCharsets.UTF_8);
                 } else {
                     String name = Path.of(upload.fileName()).getFileName().toString();
                     if (name.isBlank()) {

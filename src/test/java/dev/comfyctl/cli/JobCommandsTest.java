@@ -40,6 +40,7 @@ class JobCommandsTest {
                 "COMFYUI_DIR", fake.dir().toString(),
                 "MANAGER_PORT", Integer.toString(Ports.free()),
                 "COMFYUI_PORT", Integer.toString(Ports.free()),
+                "HEALTH_PORT", Integer.toString(Ports.free()),
                 "GPU_MODE", "mock",
                 "GPU_MOCK_NAME", "NVIDIA GeForce RTX 4090",
                 "COMFYUI_STOP_GRACE_SECONDS", "2"));

@@ -344,7 +344,7 @@ abstract class JobQueueBehaviour {
         Map<String, String> environment = new java.util.HashMap<>();
         List<String> pairs = new ArrayList<>(backend());
         pairs.addAll(List.of("COMFYUI_DIR", install.dir().toString(), "COMFYUI_PORT", Integer.toString(Ports.free()),
-                "MANAGER_PORT", Integer.toString(Ports.free()), "GPU_MODE", "mock", "COMFYUI_STOP_GRACE_SECONDS", "2",
+                "MANAGER_PORT", Integer.toString(Ports.free()), "HEALTH_PORT", Integer.toString(Ports.free()), "GPU_MODE", "mock", "COMFYUI_STOP_GRACE_SECONDS", "2",
                 "COMFYUI_CRASH_BACKOFF_SECONDS", "0", "JOB_VISIBILITY_SECONDS", "2", "IDLE_TIMEOUT_SECONDS", "0",
                 "HEALTH_CHECK_INTERVAL_SECONDS", "0"));
         pairs.addAll(List.of(settings));
