@@ -72,6 +72,7 @@
       ? inst.queue.running + ' running, ' + inst.queue.pending + ' pending'
       : inst && inst.queue ? 'unavailable' : '—';
     $('process').textContent = inst && inst.pid ? 'pid ' + inst.pid + ', port ' + inst.port : inst ? 'port ' + inst.port : '—';
+    renderInstances();
     renderGpus();
     for (const [action, states] of Object.entries(ACTIONS)) {
       $(action).disabled = !inst || inFlight.has(action) || !states.includes(state);
@@ -82,6 +83,32 @@
     }
     if (inst && state === 'FAILED' && inst.lastError && $('error').hidden) {
       showError('ComfyUI failed', { error: inst.lastError });
+    }
+  }
+
+  // With several instances (one per GPU) each gets a line; the figures above describe the first.
+  function renderInstances() {
+    const list = $('instances');
+    const all = (status && status.instances) || [];
+    list.hidden = all.length < 2;
+    list.replaceChildren();
+    if (all.length < 2) return;
+    for (const one of all) {
+      const item = document.createElement('li');
+      item.dataset.instance = one.name;
+      const label = document.createElement('span');
+      label.textContent = one.name;
+      const state = document.createElement('span');
+      state.className = 'state';
+      state.dataset.state = one.state;
+      state.textContent = one.state;
+      const facts = document.createElement('span');
+      facts.className = 'muted';
+      facts.textContent = (one.pid ? 'pid ' + one.pid + ', ' : '') + 'port ' + one.port
+        + (typeof one.gpuIndex === 'number' ? ', GPU ' + one.gpuIndex : '')
+        + (typeof one.uptimeSeconds === 'number' ? ', up ' + duration(one.uptimeSeconds) : '');
+      item.append(label, state, facts);
+      list.append(item);
     }
   }
 
@@ -212,8 +239,9 @@
     });
     on('event', (data) => {
       addEvent(data);
-      if (instance()) {
-        instance().state = data.to;
+      const named = status && status.instances && status.instances.find((one) => one.name === data.instance);
+      if (named) {
+        named.state = data.to;
         if (data.to === 'STARTING') clearError();
         render();
       }

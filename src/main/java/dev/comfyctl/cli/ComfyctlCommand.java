@@ -14,6 +14,8 @@ import java.util.Map;
         description = "Runs ComfyUI in production: starts, watches, restarts and stops it.",
         subcommands = {
                 SetupCommand.class,
+                UpdateCommand.class,
+                InstallCommand.class,
                 ServeCommand.class,
                 StartCommand.class,
                 StopCommand.class,

@@ -16,7 +16,7 @@ final class LifecycleRequest {
     private LifecycleRequest() {
     }
 
-    static int run(String action, ConfigOptions options, CommandSpec spec) {
+    static int run(String action, ConfigOptions options, Optional<String> instance, CommandSpec spec) {
         Config config = options.load();
         PrintWriter out = spec.commandLine().getOut();
         StepPrinter printer = new StepPrinter(out);
@@ -27,14 +27,23 @@ final class LifecycleRequest {
             out.flush();
             return DaemonLauncher.launch(config, options.flags());
         });
-        JsonNode result = new DaemonClient(daemon, config.managerToken()).lifecycle(action, printer::step);
+        JsonNode result = new DaemonClient(daemon, config.managerToken()).lifecycle(action, instance, printer::step);
         if (!result.path("ok").asBoolean()) {
             if (running.isEmpty()) {
                 DaemonStopper.stop(daemon, config.stopGrace());
             }
-            throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
+            throw new ExitException(result.has("validInstances") ? ExitCode.INVALID_INPUT : ExitCode.FAILED,
+                    StepPrinter.failure(result));
         }
-        if (result.path("alreadyRunning").asBoolean()) {
+        if (result.has("instances")) {
+            for (JsonNode one : result.path("instances")) {
+                out.println(one.path("instance").asText() + ": " + (one.path("alreadyRunning").asBoolean()
+                        ? "already running (pid " + one.path("pid").asLong() + ")"
+                        : "ready (pid " + one.path("pid").asLong() + ", " + one.path("timeToReadyMs").asLong() + " ms to ready)"
+                        + " · log: " + one.path("sessionLog").asText()));
+            }
+            out.println("ComfyUI is ready at " + daemon.baseUrl() + "/ (" + result.path("instances").size() + " instances)");
+        } else if (result.path("alreadyRunning").asBoolean()) {
             out.println("ComfyUI is already running (pid " + result.path("pid").asLong() + ") behind " + daemon.baseUrl());
         } else {
             out.println("ComfyUI is ready (pid " + result.path("pid").asLong() + ", " + result.path("timeToReadyMs").asLong()

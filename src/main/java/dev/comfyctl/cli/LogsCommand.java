@@ -4,6 +4,7 @@ import dev.comfyctl.config.Config;
 import dev.comfyctl.daemon.DaemonLauncher;
 import dev.comfyctl.process.LogFollower;
 import dev.comfyctl.process.SessionLogs;
+import dev.comfyctl.supervisor.InstanceGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -35,6 +36,9 @@ final class LogsCommand implements Callable<Integer> {
     @Option(names = {"-f", "--follow"}, description = "keep printing new lines, across restarts (Ctrl-C ends)")
     private boolean follow;
 
+    @Mixin
+    private InstanceOption instance;
+
     @Option(names = "--daemon", description = "the background daemon's own log instead")
     private boolean daemon;
 
@@ -54,7 +58,13 @@ final class LogsCommand implements Callable<Integer> {
             SessionLogs.tail(log, lines).forEach(out::println);
             return ExitCode.OK;
         }
-        SessionLogs logs = new SessionLogs(config.logsDir());
+        Path logsDir;
+        try {
+            logsDir = InstanceGroup.logsDir(config, instance.name());
+        } catch (IllegalArgumentException e) {
+            throw new ExitException(ExitCode.INVALID_INPUT, e.getMessage());
+        }
+        SessionLogs logs = new SessionLogs(logsDir);
         if (follow) {
             try (LogFollower follower = new LogFollower(logs, new LogFollower.Listener() {
                 @Override
@@ -75,7 +85,7 @@ final class LogsCommand implements Callable<Integer> {
         }
         Optional<Path> current = logs.current();
         if (current.isEmpty()) {
-            throw new ExitException(ExitCode.NOT_RUNNING, "no session log in " + config.logsDir()
+            throw new ExitException(ExitCode.NOT_RUNNING, "no session log in " + logsDir
                     + " yet: ComfyUI has not been started with this state directory ('comfyctl start')");
         }
         out.println("==> " + current.get() + " <==");

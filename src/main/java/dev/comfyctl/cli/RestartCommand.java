@@ -13,11 +13,14 @@ final class RestartCommand implements Callable<Integer> {
     @Mixin
     private ConfigOptions options;
 
+    @Mixin
+    private InstanceOption instance;
+
     @Spec
     private CommandSpec spec;
 
     @Override
     public Integer call() {
-        return LifecycleRequest.run("restart", options, spec);
+        return LifecycleRequest.run("restart", options, instance.name(), spec);
     }
 }

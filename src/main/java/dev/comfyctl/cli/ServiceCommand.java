@@ -2,16 +2,19 @@ package dev.comfyctl.cli;
 
 import dev.comfyctl.config.Config;
 import dev.comfyctl.service.ComfyctlService;
+import dev.comfyctl.service.ServiceException;
 import dev.comfyctl.service.ServiceInstaller;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 @Command(name = "service", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Installs, removes or shows the systemd unit that runs 'comfyctl serve' at boot.")
@@ -22,11 +25,12 @@ final class ServiceCommand {
     @Mixin
     private ConfigOptions options;
 
-    @Option(names = "--unit-dir", paramLabel = "DIR", defaultValue = "/etc/systemd/system",
+    // Inherited, so that they work after the subcommand too: 'comfyctl service install --unit-dir DIR'.
+    @Option(names = "--unit-dir", paramLabel = "DIR", defaultValue = "/etc/systemd/system", scope = ScopeType.INHERIT,
             description = "where the unit file goes (default ${DEFAULT-VALUE})")
     private Path unitDir;
 
-    @Option(names = "--name", defaultValue = "comfyctl", description = "unit name (default ${DEFAULT-VALUE})")
+    @Option(names = "--name", defaultValue = "comfyctl", scope = ScopeType.INHERIT, description = "unit name (default ${DEFAULT-VALUE})")
     private String name;
 
     @Command(name = "install", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
@@ -39,8 +43,8 @@ final class ServiceCommand {
         String account = Optional.ofNullable(user)
                 .or(() -> Optional.ofNullable(options.environment().get("SUDO_USER")))
                 .orElse(System.getProperty("user.name"));
-        ServiceInstaller.Result result = ServiceInstaller.forThisProcess().install(unitDir, name,
-                ComfyctlService.unit(config, account, Optional.ofNullable(group), allowRoot), enable);
+        ServiceInstaller.Result result = reported(() -> ServiceInstaller.forThisProcess().install(unitDir, name,
+                ComfyctlService.unit(config, account, Optional.ofNullable(group), allowRoot), enable));
         PrintWriter out = spec.commandLine().getOut();
         out.println("unit " + result.unitFile() + " (runs as " + account + ")");
         result.actions().forEach(action -> out.println("  " + action));
@@ -53,7 +57,7 @@ final class ServiceCommand {
     @Command(name = "uninstall", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
             description = "Stops and disables the unit when systemd is there, and removes it; idempotent.")
     int uninstall() {
-        ServiceInstaller.Result result = ServiceInstaller.forThisProcess().uninstall(unitDir, name, true);
+        ServiceInstaller.Result result = reported(() -> ServiceInstaller.forThisProcess().uninstall(unitDir, name, true));
         PrintWriter out = spec.commandLine().getOut();
         out.println("unit " + result.unitFile());
         result.actions().forEach(action -> out.println("  " + action));
@@ -63,11 +67,22 @@ final class ServiceCommand {
     @Command(name = "status", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
             description = "Whether the unit is installed, and whether systemd runs it.")
     int status() {
-        ServiceInstaller.Status status = ServiceInstaller.forThisProcess().status(unitDir, name);
+        ServiceInstaller.Status status = reported(() -> ServiceInstaller.forThisProcess().status(unitDir, name));
         PrintWriter out = spec.commandLine().getOut();
         out.println("unit:   " + status.unitFile() + (status.installed() ? " (installed)" : " (not installed)"));
         status.activeState().ifPresent(state -> out.println("active: " + state));
         status.note().ifPresent(note -> out.println("note:   " + note));
         return status.installed() ? ExitCode.OK : ExitCode.NOT_RUNNING;
+    }
+
+    /** The installer's failures are the user's to fix (a bad name, no root): a one-line error, not a stack trace. */
+    private static <T> T reported(Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (IllegalArgumentException e) {
+            throw new ExitException(ExitCode.INVALID_INPUT, e.getMessage());
+        } catch (ServiceException e) {
+            throw new ExitException(ExitCode.FAILED, e.getMessage());
+        }
     }
 }

@@ -14,11 +14,14 @@ final class StartCommand implements Callable<Integer> {
     @Mixin
     private ConfigOptions options;
 
+    @Mixin
+    private InstanceOption instance;
+
     @Spec
     private CommandSpec spec;
 
     @Override
     public Integer call() {
-        return LifecycleRequest.run("start", options, spec);
+        return LifecycleRequest.run("start", options, instance.name(), spec);
     }
 }

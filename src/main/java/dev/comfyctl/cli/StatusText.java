@@ -15,7 +15,54 @@ final class StatusText {
         line(text, "daemon", "running, pid " + daemon.path("pid").asLong() + ", up " + uptime(daemon.path("uptimeSeconds").asLong())
                 + ", " + daemon.path("url").asText() + (daemon.path("background").asBoolean() ? " (background)" : "")
                 + ", comfyctl " + daemon.path("version").asText());
-        for (JsonNode instance : status.path("instances")) {
+        if (status.path("instances").size() > 1) {
+            table(text, status.path("instances"));
+        } else {
+            details(text, status.path("instances"));
+        }
+        for (JsonNode gpu : status.path("gpus")) {
+            line(text, "GPU " + gpu.path("index").asInt(), gpu.path("name").asText() + ", VRAM "
+                    + gib(gpu.path("vramUsedMib").asLong()) + " / " + gib(gpu.path("vramTotalMib").asLong()) + " used");
+        }
+        if (status.path("gpus").isEmpty()) {
+            line(text, "GPU", "none (" + status.path("gpuWarning").asText("CPU mode") + ")");
+        }
+        steps(text, status.path("steps"));
+        return text.toString().stripTrailing();
+    }
+
+    /** Several instances: one row each, like {@code pm2 status}, then their errors and logs. */
+    private static void table(StringBuilder text, JsonNode instances) {
+        String format = "%-16s %-9s %-8s %-6s %-4s %-8s %-9s %s%n";
+        text.append(String.format(format, "name", "state", "pid", "port", "gpu", "uptime", "restarts", "queue"));
+        for (JsonNode instance : instances) {
+            JsonNode queue = instance.path("queue");
+            text.append(String.format(format, instance.path("name").asText(), instance.path("state").asText(),
+                    instance.has("pid") ? Long.toString(instance.path("pid").asLong()) : "-",
+                    instance.path("port").asInt(),
+                    instance.path("gpuIndex").isNumber() ? Integer.toString(instance.path("gpuIndex").asInt()) : "cpu",
+                    instance.has("uptimeSeconds") ? uptime(instance.path("uptimeSeconds").asLong()) : "-",
+                    instance.path("restarts").asInt(),
+                    queue.has("running") ? queue.path("running").asInt() + " running, " + queue.path("pending").asInt() + " pending" : "-"));
+        }
+        for (JsonNode instance : instances) {
+            String name = instance.path("name").asText();
+            JsonNode health = instance.path("health");
+            if (!health.isMissingNode() && !health.path("ok").asBoolean()) {
+                note(text, name, "API NOT answering: " + health.path("error").asText());
+            }
+            if (instance.has("lastError")) {
+                note(text, name, "last error: " + instance.path("lastError").asText());
+            }
+            if (instance.has("sessionLog")) {
+                note(text, name, "log: " + instance.path("sessionLog").asText());
+            }
+        }
+    }
+
+    /** One instance: a line per fact. */
+    private static void details(StringBuilder text, JsonNode instances) {
+        for (JsonNode instance : instances) {
             String name = instance.path("name").asText();
             StringBuilder state = new StringBuilder(instance.path("state").asText());
             if (instance.has("pid")) {
@@ -46,15 +93,11 @@ final class StatusText {
                 line(text, "log", instance.path("sessionLog").asText());
             }
         }
-        for (JsonNode gpu : status.path("gpus")) {
-            line(text, "GPU " + gpu.path("index").asInt(), gpu.path("name").asText() + ", VRAM "
-                    + gib(gpu.path("vramUsedMib").asLong()) + " / " + gib(gpu.path("vramTotalMib").asLong()) + " used");
-        }
-        if (status.path("gpus").isEmpty()) {
-            line(text, "GPU", "none (" + status.path("gpuWarning").asText("CPU mode") + ")");
-        }
-        steps(text, status.path("steps"));
-        return text.toString().stripTrailing();
+    }
+
+    /** A fact about one instance below the table, under its name. */
+    private static void note(StringBuilder text, String instance, String value) {
+        text.append(String.format("%-16s %s%n", instance, value));
     }
 
     /** The daemon's numbered startup steps, one line each, with what a failed one said. */

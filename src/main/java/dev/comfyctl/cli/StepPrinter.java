@@ -34,7 +34,8 @@ final class StepPrinter {
             case "RUNNING" -> ">";
             default -> " ";
         };
-        out.printf("%s [%d/%d] %-16s %s%n", mark, step.path("step").asInt(), STEPS, step.path("title").asText(),
+        String instance = step.has("instance") ? step.path("instance").asText() + " " : "";
+        out.printf("%s %s[%d/%d] %-16s %s%n", mark, instance, step.path("step").asInt(), STEPS, step.path("title").asText(),
                 step.path("message").asText());
         out.flush();
     }

@@ -24,6 +24,9 @@ final class StopCommand implements Callable<Integer> {
     @Mixin
     private ConfigOptions options;
 
+    @Mixin
+    private InstanceOption instance;
+
     @Spec
     private CommandSpec spec;
 
@@ -33,6 +36,12 @@ final class StopCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         new StepPrinter(out).banner("stop ComfyUI · " + config.comfyDir());
         Optional<DaemonInfo> daemon = DaemonInfo.read(config.home());
+        if (instance.name().isPresent()) {
+            // The other instances run on, supervised: none of their processes is a stray to stop.
+            stopOne(daemon.orElseThrow(() -> new ExitException(ExitCode.NOT_RUNNING, "no comfyctl daemon runs for "
+                    + config.home() + ", so no instance " + instance.name().get() + " either")), config, out);
+            return ExitCode.OK;
+        }
         if (daemon.isPresent()) {
             stopThroughDaemon(daemon.get(), config, out);
         }
@@ -46,6 +55,22 @@ final class StopCommand implements Callable<Integer> {
             throw new ExitException(ExitCode.FAILED, "processes " + survivors + " survived SIGKILL");
         }
         return ExitCode.OK;
+    }
+
+    private void stopOne(DaemonInfo daemon, Config config, PrintWriter out) {
+        JsonNode result = new DaemonClient(daemon, config.managerToken()).lifecycle("stop", instance.name(), step -> { });
+        if (!result.path("ok").asBoolean()) {
+            throw new ExitException(result.has("validInstances") ? ExitCode.INVALID_INPUT : ExitCode.FAILED,
+                    StepPrinter.failure(result));
+        }
+        out.println(instance.name().get() + ": " + stopped(result));
+    }
+
+    private static String stopped(JsonNode result) {
+        return result.path("wasRunning").asBoolean()
+                ? "ComfyUI " + (result.path("forced").asBoolean() ? "killed after the grace period" : "stopped")
+                + " in " + result.path("tookMs").asLong() + " ms (signalled " + result.path("signalled") + ")"
+                : "ComfyUI was not running";
     }
 
     private void stopThroughDaemon(DaemonInfo daemon, Config config, PrintWriter out) {
@@ -64,10 +89,11 @@ final class StopCommand implements Callable<Integer> {
         if (!result.path("ok").asBoolean()) {
             throw new ExitException(ExitCode.FAILED, StepPrinter.failure(result));
         }
-        out.println(result.path("wasRunning").asBoolean()
-                ? "ComfyUI " + (result.path("forced").asBoolean() ? "killed after the grace period" : "stopped")
-                + " in " + result.path("tookMs").asLong() + " ms (signalled " + result.path("signalled") + ")"
-                : "ComfyUI was not running");
+        if (result.has("instances")) {
+            result.path("instances").forEach(one -> out.println(one.path("instance").asText() + ": " + stopped(one)));
+        } else {
+            out.println(stopped(result));
+        }
         if (daemon.background()) {
             endDaemon(daemon, config, out);
         }

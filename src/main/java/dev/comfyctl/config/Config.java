@@ -47,6 +47,10 @@ public record Config(Map<Setting, Value> values) {
         if (proxyAuth().equals("basic") && (proxyBasicUser().isEmpty() || proxyBasicPassword().isEmpty())) {
             problems.add("PROXY_AUTH=basic needs PROXY_BASIC_USER and PROXY_BASIC_PASSWORD");
         }
+        if (workersConfigured() && workers().count().orElse(1) > 1 && cudaDevice().isPresent()) {
+            problems.add("WORKERS=" + workers() + " runs each instance on its own GPU, but COMFYUI_CUDA_DEVICE="
+                    + cudaDevice().getAsInt() + " would put them all on one: unset COMFYUI_CUDA_DEVICE (or set it to auto)");
+        }
         return problems;
     }
 
@@ -298,6 +302,58 @@ public record Config(Map<Setting, Value> values) {
     /** 0 when there is no health server of its own. */
     public int healthPort() {
         return (Integer) get(Setting.HEALTH_PORT);
+    }
+
+    // Component manifest (issue 5)
+
+    public Optional<Path> componentManifest() {
+        return optional(Setting.COMPONENT_MANIFEST);
+    }
+
+    public Optional<String> discoveryApiUrl() {
+        String url = (String) get(Setting.EMPROPS_API_URL);
+        return url.isEmpty() ? Optional.empty() : Optional.of(url);
+    }
+
+    public List<String> componentWorkflows() {
+        return commaList(Setting.COMPONENTS);
+    }
+
+    public List<String> componentCollections() {
+        return commaList(Setting.COLLECTIONS);
+    }
+
+    private List<String> commaList(Setting setting) {
+        return java.util.Arrays.stream(((String) get(setting)).split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+    }
+
+    public Path modelsDir() {
+        return this.<Path>optional(Setting.MODELS_DIR).orElse(comfyDir().resolve("models"));
+    }
+
+    public boolean stopOnCustomNodeFailure() {
+        return get(Setting.CUSTOM_NODE_FAILURE).equals("stop");
+    }
+
+    public int modelDownloadConcurrency() {
+        return (Integer) get(Setting.MODEL_DOWNLOAD_CONCURRENCY);
+    }
+
+    public int modelDownloadRetries() {
+        return (Integer) get(Setting.MODEL_DOWNLOAD_RETRIES);
+    }
+
+    // One ComfyUI per GPU (issue 5)
+    public Workers workers() {
+        return (Workers) get(Setting.WORKERS);
+    }
+
+    /**
+     * Whether WORKERS was set at all: then the instances are named {@code comfyui-gpuN}; left at its default,
+     * the one instance keeps its old name {@code comfyui}, port, logs and pid file.
+     */
+    public boolean workersConfigured() {
+        return value(Setting.WORKERS).source() != Source.DEFAULT;
     }
 
     /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */

@@ -108,6 +108,26 @@ public enum Setting {
     HEALTH_PORT(Parsers.intRange(0, 65_535), "9090",
             "port of the health server for probes (/health, /ready, /status); 0 = none (the manager port serves them too)"),
 
+    // Component manifest (issue 5): custom nodes and models installed by 'comfyctl install' and before 'serve' starts ComfyUI
+    COMPONENT_MANIFEST(Parsers::optionalPath, "",
+            "JSON or YAML file of custom nodes and models, installed by 'comfyctl install' and by 'serve' before ComfyUI starts"),
+    EMPROPS_API_URL(Parsers::text, "",
+            "discovery API that names the custom nodes and models (/custom-nodes/defaults, /workflows/dependencies,"
+                    + " /collections/dependencies), used when COMPONENT_MANIFEST is empty"),
+    COMPONENTS(Parsers::text, "", "comma-separated workflows whose dependencies the discovery API adds"),
+    COLLECTIONS(Parsers::text, "", "comma-separated collections whose dependencies the discovery API adds"),
+    MODELS_DIR(Parsers::optionalPath, "", "where models are downloaded; empty = <COMFYUI_DIR>/models"),
+    CUSTOM_NODE_FAILURE(Parsers.choice("continue", "stop"), "continue",
+            "when a custom node fails to install: continue with the others, or stop (and 'serve' does not start)"),
+    MODEL_DOWNLOAD_CONCURRENCY(Parsers.intRange(1, 64), "3", "how many models download at once"),
+    MODEL_DOWNLOAD_RETRIES(Parsers.intRange(0, 100), "5",
+            "further attempts after a network error, each resuming where the last stopped (1 s backoff, doubled each time)"),
+
+    // One ComfyUI per GPU (issue 5): how many instances, each supervised on its own
+    WORKERS(Workers::parse, "comfyui:1",
+            "ComfyUI instances: comfyui:N, or comfyui:auto for one per detected GPU (1 without a GPU); once set, they are"
+                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index"),
+
     // Durable job queue: where jobs live, and how often one is tried.
     QUEUE_URL(Parsers::queueUrl, "",
             "empty = the embedded queue (<COMFYCTL_HOME>/jobs.db); redis://[:password@]host:port/db = a fleet sharing"

@@ -1,6 +1,7 @@
 package dev.comfyctl.daemon;
 
 import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.config.Source;
 import dev.comfyctl.gpu.Gpu;
@@ -9,7 +10,15 @@ import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.jobs.JobBackend;
 import dev.comfyctl.jobs.JobService;
 import dev.comfyctl.jobs.JobTarget;
+import dev.comfyctl.install.ComfyUiUpdate;
+import dev.comfyctl.install.UpdateSettings;
+import dev.comfyctl.install.InstallListener;
+import dev.comfyctl.install.InstallReport;
+import dev.comfyctl.install.Manifest;
+import dev.comfyctl.install.StartupInstall;
 import dev.comfyctl.process.PortOwner;
+import dev.comfyctl.proxy.Backend;
+import dev.comfyctl.proxy.Balancer;
 import dev.comfyctl.proxy.PassiveRequests;
 import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.proxy.ReverseProxy;
@@ -18,7 +27,7 @@ import dev.comfyctl.schedule.RestartScheduler;
 import dev.comfyctl.supervisor.HangWatchdog;
 import dev.comfyctl.supervisor.IdleStopper;
 import dev.comfyctl.supervisor.InstanceSnapshot;
-import dev.comfyctl.supervisor.InstanceSpec;
+import dev.comfyctl.supervisor.InstanceGroup;
 import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.supervisor.StartOutcome;
 import dev.comfyctl.telemetry.DaemonEvents;
@@ -35,6 +44,7 @@ import dev.comfyctl.web.HealthServer;
 import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
+import dev.comfyctl.web.UpdateRoutes;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -45,12 +55,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -61,6 +71,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
@@ -71,14 +82,16 @@ import java.util.stream.Collectors;
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
     private static final Duration BIND_TIMEOUT = Duration.ofSeconds(10);
-    public static final String INSTANCE_NAME = "comfyui";
+    public static final String INSTANCE_NAME = InstanceGroup.SINGLE;
+    /** How often the balancer reads each instance's queue, when there are several. */
+    private static final Duration BALANCER_POLL = Duration.ofSeconds(1);
 
     private final Config config;
     private final DaemonLock lock;
     private final Vertx vertx;
     private final HttpServer server;
-    private final ComfyInstance instance;
-    /** The instance's policies (idle stop, hang watchdog, restart schedule), closed before the instance. */
+    private final InstanceGroup instances;
+    /** The instances' policies (idle stop, hang watchdog, restart schedule, balancer), closed before the instances. */
     private final List<AutoCloseable> policies;
     private final Metrics metrics;
     private final DaemonEvents events;
@@ -92,13 +105,13 @@ public final class Daemon implements AutoCloseable {
     private record Startup(StartupSteps steps, Tracing tracing, List<InstanceTracer> tracers, Optional<HealthServer> health) {
     }
 
-    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, ComfyInstance instance,
+    private Daemon(Config config, DaemonLock lock, Vertx vertx, HttpServer server, InstanceGroup instances,
                    List<AutoCloseable> policies, Metrics metrics, DaemonEvents events, DaemonInfo info, Startup startup) {
         this.config = config;
         this.lock = lock;
         this.vertx = vertx;
         this.server = server;
-        this.instance = instance;
+        this.instances = instances;
         this.policies = policies;
         this.metrics = metrics;
         this.events = events;
@@ -130,7 +143,7 @@ public final class Daemon implements AutoCloseable {
         StartupSteps steps = new StartupSteps(tracing.tracer(), machine);
         DaemonLock lock = null;
         Vertx vertx = null;
-        ComfyInstance instance = null;
+        InstanceGroup group = null;
         List<AutoCloseable> policies = new ArrayList<>();
         Metrics metrics = null;
         DaemonEvents events = null;
@@ -140,29 +153,42 @@ public final class Daemon implements AutoCloseable {
                     taken -> config.home() + " taken");
             vertx = Vertx.vertx();
             metrics = new Metrics();
-            String comfyHost = config.comfyHost().equals("0.0.0.0") ? "127.0.0.1" : config.comfyHost();
-            ComfyClient client = ComfyClient.create(URI.create("http://" + comfyHost + ":" + config.comfyPort()), Duration.ofSeconds(5));
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
+            // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
+            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), InstallListener.NONE);
+            if (components.isPresent()) {
+                Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
+                        loaded -> loaded.customNodes().size() + " custom nodes, " + loaded.models().size() + " models");
+                componentStep(steps, "custom_nodes", "Custom nodes", () -> components.get().installCustomNodes(manifest));
+                componentStep(steps, "models", "Models", () -> components.get().installModels(manifest));
+            }
+            // --- end component manifest ---
             DaemonEvents eventsForPlan = events;
-            instance = steps.run(Phase.INSTANCES, "plan", "create", "Instance plan", () -> new ComfyInstance(config,
-                    new InstanceSpec(INSTANCE_NAME, config.comfyPort(), OptionalInt.empty(), config.logsDir(),
-                            config.home().resolve(INSTANCE_NAME + ".pid"), Map.of(), client), gpuDetector, eventsForPlan.events()),
-                    planned -> planned.name() + " on port " + config.comfyPort());
-            List<ComfyInstance> instances = List.of(instance);
-            events.watch(instance);
-            IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(), Clock.systemUTC(),
-                    events.events());
-            policies.add(idle);
-            HangWatchdog watchdog = new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures(),
-                    events.events());
-            policies.add(watchdog);
-            RestartScheduler scheduler = new RestartScheduler(instance, client, gpuDetector, config.home(), config.restartInterval(),
+            // --- instances (one ComfyUI per GPU with WORKERS): each with its own idle stop and hang watchdog ---
+            group = steps.run(Phase.INSTANCES, "plan", "create", "Instance plan", () -> plan(config, gpuDetector, eventsForPlan),
+                    planned -> planned.all().stream().map(each -> each.name() + " on port " + each.spec().port())
+                            .collect(Collectors.joining(", ")));
+            List<ComfyInstance> instances = group.all();
+            Map<ComfyInstance, IdleStopper> idleStoppers = new LinkedHashMap<>();
+            for (ComfyInstance instance : instances) {
+                events.watch(instance);
+                ComfyClient client = instance.spec().client();
+                IdleStopper idle = new IdleStopper(instance, client, config.idleTimeout(), config.idleCheckInterval(),
+                        Clock.systemUTC(), events.events());
+                policies.add(idle);
+                idleStoppers.put(instance, idle);
+                policies.add(new HangWatchdog(instance, client, config.healthCheckInterval(), config.healthCheckFailures(),
+                        events.events()));
+            }
+            // One schedule for all instances: they are restarted one after another, never all at once.
+            RestartScheduler scheduler = new RestartScheduler(instances, gpuDetector, config.home(), config.restartInterval(),
                     config.restartDrainMax(), config.autoRestartDisabled(), Clock.systemUTC(), events.events());
             policies.add(scheduler);
+            // --- end of instances ---
 
             DaemonInfo info = new DaemonInfo(ProcessHandle.current().pid(), config.managerHost(), config.managerPort(),
                     background, Instant.now().toString(), Version.current());
@@ -173,26 +199,43 @@ public final class Daemon implements AutoCloseable {
             router.route().handler(new AccessGuard(config.managerToken(),
                     AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
                     Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
-            ControlRoutes control = new ControlRoutes(instance, idle, client, gpuDetector, daemonJson, steps);
+            ControlRoutes control = new ControlRoutes(idleStoppers, gpuDetector, daemonJson, steps);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
-            new ManagerPage(instance, control, config.logsDir()).mount(vertx, router);
+            // --- comfyctl update: moves ComfyUI to another version, draining and restarting every instance ---
+            new UpdateRoutes(UpdateSettings.from(config, System.getenv()), instances.stream()
+                    .map(each -> new ComfyUiUpdate.Supervised(each, each.spec().client())).toList(), events.events()).mount(router);
+            // --- end of comfyctl update ---
+            new ManagerPage(instances, control, group.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
-            // ---- durable job queue (issue 6, branch jobs-api): workers per instance, /jobs API ----
+            // ---- durable job queue (issue 6, branch jobs-api): a worker per instance, /jobs API ----
             JobBackend jobBackend = JobBackend.open(config, vertx);
-            List<JobTarget> jobTargets = List.of(new JobTarget(workerName(INSTANCE_NAME), instance, client,
-                    config.jobsPerInstance(), () -> scheduler.status().restarting(), idle::activity));
+            List<JobTarget> jobTargets = instances.stream().map(each -> new JobTarget(workerName(each.name()), each,
+                    each.spec().client(), config.jobsPerInstance(), () -> scheduler.isRestarting(each),
+                    idleStoppers.get(each)::activity)).toList();
             JobService jobs = JobService.start(config, jobBackend, jobTargets, events.events(),
                     () -> gpuDetector.detect().gpus().stream().map(Gpu::name).toList());
             policies.add(jobs);
             new JobRoutes(jobs, config.home().resolve("uploads")).mount(router);
             // ---- end of the job queue ----
-            WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                    config.wakeOnRequest(), config.startupWait(), events.events());
-            metrics.watch(instance, wake, idle);
-            ReverseProxy proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(config.comfyPort(), comfyHost),
-                    config.proxyTimeout(), wake, metrics.proxy());
+            // --- proxy: each instance behind its own wake policy; the balancer picks one per request ---
+            List<Backend> backends = new ArrayList<>();
+            for (ComfyInstance instance : instances) {
+                IdleStopper idle = idleStoppers.get(instance);
+                WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
+                        config.wakeOnRequest(), config.startupWait(), events.events());
+                metrics.watch(instance, wake, idle);
+                ComfyClient client = instance.spec().client();
+                backends.add(new Backend(instance.name(),
+                        SocketAddress.inetSocketAddress(instance.spec().port(), InstanceGroup.connectHost(config)), wake,
+                        () -> instance.state() == InstanceState.READY && !scheduler.isRestarting(instance),
+                        () -> queued(client)));
+            }
+            Balancer balancer = new Balancer(backends, BALANCER_POLL);
+            policies.add(balancer);
+            ReverseProxy proxy = new ReverseProxy(vertx, balancer, config.proxyTimeout(), metrics.proxy());
+            // --- end of proxy ---
             HealthRoutes health = new HealthRoutes(instances, steps);
             health.mount(router);
             router.route().handler(ctx -> proxy.handle(ctx.request()));
@@ -208,18 +251,18 @@ public final class Daemon implements AutoCloseable {
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
-            idle.start();
-            watchdog.start();
+            idleStoppers.values().forEach(IdleStopper::start);
+            policies.stream().filter(HangWatchdog.class::isInstance).map(HangWatchdog.class::cast).forEach(HangWatchdog::start);
             scheduler.start();
             if (tracing.exporting()) {
                 log.info("startup traces go to {}", tracing.destination());
             }
-            return new Daemon(config, lock, vertx, server, instance, policies, metrics, events, info,
+            return new Daemon(config, lock, vertx, server, group, policies, metrics, events, info,
                     new Startup(steps, tracing, tracers, healthServer));
         } catch (RuntimeException | IOException e) {
             closeInReverse(policies);
-            if (instance != null) {
-                instance.close();
+            if (group != null) {
+                group.close();
             }
             if (events != null) {
                 events.close();
@@ -291,6 +334,19 @@ public final class Daemon implements AutoCloseable {
         steps.finish();
     }
 
+    private static InstanceGroup plan(Config config, GpuDetector gpuDetector, DaemonEvents events) {
+        try {
+            return InstanceGroup.create(config, gpuDetector, events.events());
+        } catch (IllegalArgumentException e) {
+            throw new DaemonException(e.getMessage(), e);
+        }
+    }
+
+    private static int queued(ComfyClient client) {
+        QueueStatus queue = client.queue();
+        return queue.runningCount() + queue.pendingCount();
+    }
+
     private static String describe(Config config) {
         long changed = config.values().values().stream().filter(value -> value.source() != Source.DEFAULT).count();
         return changed + " setting(s) not at their default; config file " + config.configFile()
@@ -302,6 +358,25 @@ public final class Daemon implements AutoCloseable {
                 + gpus.gpus().stream().map(gpu -> gpu.index() + " " + gpu.name()).collect(Collectors.joining(", "));
         return found + gpus.warning().map(warning -> "; " + warning).orElse("");
     }
+
+    // --- component manifest (issue 5) ---
+    /** A component step: what failed shows on the step (and in /status) without ending the daemon, unless it throws. */
+    private static void componentStep(StartupSteps steps, String component, String name, Supplier<InstallReport> work) {
+        StartupSteps.Running step = steps.begin(Phase.COMPONENTS, component, "install", name);
+        InstallReport report;
+        try {
+            report = work.get();
+        } catch (RuntimeException e) {
+            step.fail(e);
+            throw e;
+        }
+        if (report.succeeded()) {
+            step.done(report.summary());
+        } else {
+            step.fail("install_failed", report.summary());
+        }
+    }
+    // --- end component manifest ---
 
     private static DaemonLock lock(Config config) {
         try {
@@ -349,13 +424,14 @@ public final class Daemon implements AutoCloseable {
         return info;
     }
 
+    /** The first instance (the only one unless WORKERS is set). */
     public ComfyInstance instance() {
-        return instance;
+        return instances.first();
     }
 
-    /** Every supervised instance. */
+    /** Every supervised instance, gpu0 first. */
     public List<ComfyInstance> instances() {
-        return List.of(instance);
+        return instances.all();
     }
 
     /** The port of the health server, when it has one of its own. */
@@ -377,7 +453,7 @@ public final class Daemon implements AutoCloseable {
         log.info("comfyctl daemon shutting down");
         try {
             closeInReverse(policies);
-            instance.close();
+            instances.close();
             startup.health().ifPresent(HealthServer::close);
             server.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
             vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);

@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.HttpURLConnection;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
@@ -57,7 +58,26 @@ public final class DaemonClient {
      * @return the final result line: {@code ok}, and {@code error}, {@code step}, {@code logTail} on failure
      */
     public JsonNode lifecycle(String action, Consumer<JsonNode> onStep) {
-        HttpURLConnection connection = open("POST", "/manager/" + action, Duration.ZERO);
+        return lifecycle(action, Optional.empty(), onStep);
+    }
+
+    /**
+     * Like {@link #lifecycle(String, Consumer)} for one instance only, or all when {@code instance} is empty.
+     * An unknown name is answered with {@code ok: false} and {@code validInstances}.
+     */
+    public JsonNode lifecycle(String action, Optional<String> instance, Consumer<JsonNode> onStep) {
+        String query = instance.map(name -> "?instance=" + URLEncoder.encode(name, StandardCharsets.UTF_8)).orElse("");
+        return steps("/manager/" + action + query, onStep);
+    }
+
+    /**
+     * {@code POST path} answered with NDJSON: every {@code step} line goes to {@code onStep} as it arrives.
+     *
+     * @param path one of the daemon's own paths, with its query
+     * @return the final result line
+     */
+    public JsonNode steps(String path, Consumer<JsonNode> onStep) {
+        HttpURLConnection connection = open("POST", path, Duration.ZERO);
         connection.setRequestProperty("Accept", "application/x-ndjson");
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(responseBody(connection), StandardCharsets.UTF_8))) {
             JsonNode result = null;
@@ -74,7 +94,7 @@ public final class DaemonClient {
             }
             if (result == null) {
                 throw new DaemonException("the daemon at " + info.baseUrl() + " closed the connection before answering "
-                        + action + "; see its log with 'comfyctl logs --daemon'");
+                        + path + "; see its log with 'comfyctl logs --daemon'");
             }
             return result;
         } catch (IOException e) {

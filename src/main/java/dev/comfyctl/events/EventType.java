@@ -25,7 +25,13 @@ public enum EventType {
     /** Memory, disk and VRAM figures of the machine. */
     SYSTEM_STATUS,
     /** A numbered step of the daemon's startup ended: number, name, phase, state, duration, error. */
-    STARTUP_STEP;
+    STARTUP_STEP,
+    /** comfyctl update: one step of moving ComfyUI to another version (and back) has ended. */
+    UPDATE,
+    /** comfyctl update: the new version failed and ComfyUI went back to the one before; carries the log tail. */
+    UPDATE_FAILED,
+    /** A custom node or model installed or failed before ComfyUI starts, and the summary (component manifest). */
+    COMPONENT_INSTALL;
 
     /** The lower-case name, such as {@code comfyui_ready}. */
     public String id() {

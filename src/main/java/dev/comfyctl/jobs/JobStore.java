@@ -11,8 +11,9 @@ import java.util.function.Consumer;
  * its javadoc). Every method may be called from any thread. Delivery is at least once: a worker that dies mid-job
  * loses its lease and the job runs again elsewhere, and the first result to arrive is the one kept.
  *
- * <p>Every method blocks on disk or network: never call one on an event loop (use {@code executeBlocking} or a
- * worker thread). A lease is lost only when another worker reclaimed the job, or it was cancelled or finished: a
+ * <p>Every method but {@link #subscribe} blocks on disk or network: never call one on an event loop (use
+ * {@code executeBlocking} or a worker thread); after {@link #close} each throws IllegalStateException, and a
+ * {@link JobStoreException} says when the backend fails. A lease is lost only when another worker reclaimed the job, or it was cancelled or finished: a
  * holder past its visibility timeout whose job nobody took yet may still renew or finish it.
  *
  * <p>Besides the workers' own events, the store publishes a {@code state} event on every change of state:
@@ -78,7 +79,8 @@ public interface JobStore extends AutoCloseable {
 
     /**
      * Live events of one job from any worker of the fleet, until the returned handle is closed. Listeners run on a
-     * store thread, in order: they must not block.
+     * store thread, in order: they must not block. May be called on an event loop; from another thread it returns
+     * once the subscription is in effect.
      */
     AutoCloseable subscribe(String jobId, Consumer<JobEvent> listener);
 

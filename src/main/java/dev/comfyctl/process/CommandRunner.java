@@ -74,7 +74,14 @@ public final class CommandRunner {
 
     /** Runs {@code command} with exactly {@code environment}, killing it and its children after {@code timeout}. */
     public static Outcome run(List<String> command, Map<String, String> environment, Duration timeout) {
+        return run(command, Optional.empty(), environment, timeout);
+    }
+
+    /** The same, run in {@code workingDirectory} when given (a custom node's install.py expects its own). */
+    public static Outcome run(List<String> command, Optional<Path> workingDirectory, Map<String, String> environment,
+                              Duration timeout) {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        workingDirectory.ifPresent(dir -> builder.directory(dir.toFile()));
         builder.environment().clear();
         builder.environment().putAll(environment);
         Process process;

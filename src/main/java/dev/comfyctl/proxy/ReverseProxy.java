@@ -3,6 +3,7 @@ package dev.comfyctl.proxy;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
@@ -26,14 +27,20 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 
 /**
- * Forwards HTTP requests and WebSocket upgrades to one backend, streaming bodies both ways with
+ * Forwards HTTP requests and WebSocket upgrades to a backend, streaming bodies both ways with
  * backpressure: nothing is buffered whole, so a 1 GB download or upload passes in flat memory and a slow
  * client slows the backend down instead of filling the heap.
+ *
+ * <p>With several backends the {@link Balancer} chooses one per request. Its rules need the JSON body of
+ * {@code POST /prompt} and {@code /interrupt} (their {@code client_id}, {@code prompt_id}) and the
+ * {@code prompt_id} ComfyUI answers: those small exchanges alone are read whole, up to
+ * {@link #MAX_ROUTED_BODY} (413 beyond).
  *
  * <p>The client's Host header is kept (ComfyUI refuses a request whose Origin does not match its Host),
  * hop-by-hop headers are dropped (RFC 9110, 7.6.1) and X-Forwarded-For/-Proto/-Host are added. A request
@@ -50,10 +57,11 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     /** Bodies are relayed in pieces of this size, both ways: Vert.x's default of 8 KiB halves bulk throughput. */
     public static final int CHUNK_SIZE = 64 * 1024;
     private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
+    /** The largest prompt (or interrupt) body read to choose its backend: a workflow is kilobytes, rarely megabytes. */
+    public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
 
-    private final SocketAddress backend;
+    private final Balancer balancer;
     private final Duration timeout;
-    private final ProxyPolicy policy;
     private final ProxyMetrics metrics;
     private final HttpClientAgent client;
 
@@ -62,9 +70,13 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
      *     and big uploads are slow)
      */
     public ReverseProxy(Vertx vertx, SocketAddress backend, Duration timeout, ProxyPolicy policy, ProxyMetrics metrics) {
-        this.backend = backend;
+        this(vertx, Balancer.single(Backend.alwaysReady("comfyui", backend, policy)), timeout, metrics);
+    }
+
+    /** A proxy to the backends of {@code balancer}, each behind its own policy. */
+    public ReverseProxy(Vertx vertx, Balancer balancer, Duration timeout, ProxyMetrics metrics) {
+        this.balancer = balancer;
         this.timeout = timeout;
-        this.policy = policy;
         this.metrics = metrics;
         this.client = vertx.createHttpClient(new HttpClientOptions()
                         .setKeepAlive(true)
@@ -81,16 +93,73 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         long arrived = System.nanoTime();
         request.pause();
         request.response().endHandler(v -> completed(request, arrived));
+        if (balancer.backends().size() > 1 && Balancer.routesByBody(request)) {
+            readRoutedBody(request).onSuccess(body -> dispatch(request, balancer.choose(request, json(body)), body, arrived));
+        } else {
+            dispatch(request, balancer.choose(request, Optional.empty()), null, arrived);
+        }
+    }
+
+    /** @param body the request's body when it was read to choose the backend, else null: it is streamed */
+    private void dispatch(HttpServerRequest request, Balancer.Choice choice, Buffer body, long arrived) {
         boolean webSocket = isWebSocketUpgrade(request);
-        policy.admit(request).onComplete(admitted -> {
+        choice.backend().policy().admit(request).onComplete(admitted -> {
             if (admitted.failed()) {
                 reject(request, admitted.cause());
             } else if (webSocket) {
-                tunnel(request, arrived);
+                tunnel(request, choice.backend(), arrived);
             } else {
-                forward(request);
+                forward(request, choice, body);
             }
         });
+    }
+
+    /** Reads the whole (small) body; answers 413 and fails when it passes {@link #MAX_ROUTED_BODY}. */
+    private Future<Buffer> readRoutedBody(HttpServerRequest request) {
+        Promise<Buffer> read = Promise.promise();
+        String declared = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (declared != null && declared.strip().matches("\\d{1,18}") && Long.parseLong(declared.strip()) > MAX_ROUTED_BODY) {
+            tooLarge(request);
+            read.fail("body too large");
+            return read.future();
+        }
+        Buffer body = Buffer.buffer();
+        request.handler(chunk -> {
+            if (read.future().isComplete()) {
+                return;
+            }
+            body.appendBuffer(chunk);
+            if (body.length() > MAX_ROUTED_BODY) {
+                tooLarge(request);
+                read.tryFail("body too large");
+            }
+        });
+        request.endHandler(v -> read.tryComplete(body));
+        request.exceptionHandler(read::tryFail);
+        request.resume();
+        return read.future();
+    }
+
+    private static void tooLarge(HttpServerRequest request) {
+        HttpServerResponse response = request.response();
+        if (response.headWritten() || response.closed()) {
+            return;
+        }
+        // The rest of the body is not read: the connection cannot carry another request.
+        response.setStatusCode(413).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .putHeader(HttpHeaders.CONNECTION, "close")
+                .end(new JsonObject().put("error", "the body of " + request.method() + " " + request.path() + " is larger than "
+                        + MAX_ROUTED_BODY / (1024 * 1024) + " MiB, the most comfyctl reads to choose the ComfyUI instance;"
+                        + " send large inputs with POST /upload/image and refer to them by name").encode())
+                .onComplete(v -> request.connection().close());
+    }
+
+    private static Optional<JsonObject> json(Buffer body) {
+        try {
+            return body.length() == 0 ? Optional.empty() : Optional.of(body.toJsonObject());
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     private void completed(HttpServerRequest request, long arrived) {
@@ -99,10 +168,11 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         metrics.requestCompleted(request.method(), status, System.nanoTime() - arrived, request.bytesRead(), response.bytesWritten());
     }
 
-    private void forward(HttpServerRequest request) {
-        client.request(options(request)).onComplete(opened -> {
+    private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody) {
+        Backend backend = choice.backend();
+        client.request(options(request, backend)).onComplete(opened -> {
             if (opened.failed()) {
-                badGateway(request, opened.cause());
+                badGateway(request, backend, opened.cause());
                 return;
             }
             HttpClientRequest outgoing = opened.result();
@@ -111,7 +181,11 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             HttpServerResponse response = request.response();
             response.closeHandler(v -> outgoing.reset());
             Future<HttpClientResponse> answered;
-            if (hasBody(request)) {
+            if (readBody != null) {
+                outgoing.headers().remove(HttpHeaders.TRANSFER_ENCODING);
+                outgoing.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(readBody.length()));
+                answered = outgoing.send(readBody);
+            } else if (hasBody(request)) {
                 if (!request.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
                     outgoing.setChunked(true);
                 }
@@ -122,15 +196,18 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             }
             answered.onComplete(received -> {
                 if (received.failed()) {
-                    badGateway(request, received.cause());
+                    badGateway(request, backend, received.cause());
+                } else if (readBody != null && Balancer.isPrompt(request)) {
+                    relayPrompt(request, backend, received.result());
                 } else {
-                    relay(request, received.result());
+                    relay(request, received.result(), choice.setCookie() ? backend : null);
                 }
             });
         });
     }
 
-    private void relay(HttpServerRequest request, HttpClientResponse answer) {
+    /** @param stickTo the backend whose cookie the response sets, or null for none */
+    private void relay(HttpServerRequest request, HttpClientResponse answer, Backend stickTo) {
         HttpServerResponse response = request.response();
         if (response.headWritten() || response.closed()) {
             answer.request().reset();
@@ -138,6 +215,9 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
         response.setStatusCode(answer.statusCode()).setStatusMessage(answer.statusMessage());
         HopByHop.copyEndToEnd(answer.headers(), response.headers());
+        if (stickTo != null) {
+            response.addCookie(Balancer.cookie(stickTo));
+        }
         boolean bodyless = request.method() == HttpMethod.HEAD || answer.statusCode() == 204
                 || answer.statusCode() == 304 || answer.statusCode() / 100 == 1;
         if (!bodyless && !answer.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
@@ -149,10 +229,32 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         });
     }
 
-    private void tunnel(HttpServerRequest request, long arrived) {
-        client.request(options(request)).onComplete(opened -> {
+    /** ComfyUI's answer to a prompt, read whole (it is small) to learn the prompt's id. */
+    private void relayPrompt(HttpServerRequest request, Backend backend, HttpClientResponse answer) {
+        answer.body().onComplete(read -> {
+            HttpServerResponse response = request.response();
+            if (read.failed()) {
+                badGateway(request, backend, read.cause());
+                return;
+            }
+            if (response.headWritten() || response.closed()) {
+                return;
+            }
+            Buffer body = read.result();
+            if (answer.statusCode() == 200) {
+                json(body).map(json -> json.getValue("prompt_id")).ifPresent(id -> balancer.promptAccepted(backend, String.valueOf(id)));
+            }
+            response.setStatusCode(answer.statusCode()).setStatusMessage(answer.statusMessage());
+            HopByHop.copyEndToEnd(answer.headers(), response.headers());
+            response.headers().remove(HttpHeaders.TRANSFER_ENCODING);
+            response.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length())).end(body);
+        });
+    }
+
+    private void tunnel(HttpServerRequest request, Backend target, long arrived) {
+        client.request(options(request, target)).onComplete(opened -> {
             if (opened.failed()) {
-                badGateway(request, opened.cause());
+                badGateway(request, target, opened.cause());
                 return;
             }
             HttpClientRequest outgoing = opened.result();
@@ -165,13 +267,13 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             stripLoopbackCredentials(request, outgoing.headers());
             outgoing.connect().onComplete(connected -> {
                 if (connected.failed()) {
-                    badGateway(request, connected.cause());
+                    badGateway(request, target, connected.cause());
                     return;
                 }
                 HttpClientResponse answer = connected.result();
                 if (answer.statusCode() != 101) {
                     request.resume();
-                    relay(request, answer);
+                    relay(request, answer, null);
                     return;
                 }
                 NetSocket backend = answer.netSocket();
@@ -187,14 +289,19 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                     }
                     // The upgraded connection leaves the response behind, and its end handler with it.
                     metrics.requestCompleted(request.method(), 101, System.nanoTime() - arrived, 0, 0);
-                    join(upgraded.result(), backend);
+                    String clientId = request.getParam("clientId");
+                    if (clientId != null) {
+                        balancer.webSocketOpened(clientId, target);
+                    }
+                    join(upgraded.result(), backend, target.policy(),
+                            () -> Optional.ofNullable(clientId).ifPresent(id -> balancer.webSocketClosed(id, target)));
                 });
             });
         });
     }
 
     /** Both directions with backpressure; either side closing closes the other, and the tunnel counts as closed once. */
-    private void join(NetSocket client, NetSocket backend) {
+    private void join(NetSocket client, NetSocket backend, ProxyPolicy policy, Runnable onClose) {
         metrics.webSocketOpened();
         AtomicBoolean open = new AtomicBoolean(true);
         // Only what the client sends is activity: ComfyUI and its custom nodes push status messages to every open
@@ -204,14 +311,15 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             metrics.webSocketBytesIn(bytes);
         });
         pump(backend, client, metrics::webSocketBytesOut);
-        client.closeHandler(v -> closed(backend, open));
-        backend.closeHandler(v -> closed(client, open));
+        client.closeHandler(v -> closed(backend, open, onClose));
+        backend.closeHandler(v -> closed(client, open, onClose));
     }
 
-    private void closed(NetSocket other, AtomicBoolean open) {
+    private void closed(NetSocket other, AtomicBoolean open, Runnable onClose) {
         other.close();
         if (open.compareAndSet(true, false)) {
             metrics.webSocketClosed();
+            onClose.run();
         }
     }
 
@@ -226,9 +334,9 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         });
     }
 
-    private RequestOptions options(HttpServerRequest request) {
+    private RequestOptions options(HttpServerRequest request, Backend backend) {
         RequestOptions options = new RequestOptions()
-                .setServer(backend)
+                .setServer(backend.address())
                 .setMethod(request.method())
                 .setURI(request.uri())
                 .setIdleTimeout(timeout.toMillis());
@@ -297,14 +405,14 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private void badGateway(HttpServerRequest request, Throwable cause) {
+    private void badGateway(HttpServerRequest request, Backend backend, Throwable cause) {
         request.resume();
         HttpServerResponse response = request.response();
         if (response.headWritten() || response.closed()) {
             response.reset();
             return;
         }
-        error(response, 502, "ComfyUI at " + backend + " did not answer " + request.method() + " " + request.path()
+        error(response, 502, "ComfyUI " + backend.name() + " at " + backend.address() + " did not answer " + request.method() + " " + request.path()
                 + ": " + cause.getMessage() + " (not retried)");
     }
 

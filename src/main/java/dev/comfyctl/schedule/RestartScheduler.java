@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -30,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  * models ({@code POST /free}), restarts, then checks through nvidia-smi that the old process let go of its
  * VRAM. A ComfyUI that sleeps (stopped when idle) is not woken for it: that restart is skipped and the next
  * one scheduled. On/off and the next time survive a daemon restart. Each restart (or skip) is recorded as a
- * {@code scheduled_restart} event before it happens, and a wait for the queue as {@code drain_wait}.
+ * {@code scheduled_restart} event before it happens, and a wait for the queue as {@code drain_wait}. With several
+ * instances, one schedule restarts them one after another, so the others keep serving meanwhile.
  */
 public final class RestartScheduler implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RestartScheduler.class);
@@ -42,8 +44,13 @@ public final class RestartScheduler implements AutoCloseable {
                          Optional<Instant> lastRestart, Optional<String> lastOutcome) {
     }
 
-    private final ComfyInstance instance;
-    private final ComfyClient client;
+    /** One instance the schedule restarts, and the client of its ComfyUI. */
+    private record Target(ComfyInstance instance, ComfyClient client) {
+    }
+
+    private final List<Target> targets;
+    /** What the log lines about the schedule itself name: the instance, or the group. */
+    private final String name;
     private final GpuDetector gpus;
     private final ScheduleStore store;
     private final Duration interval;
@@ -55,13 +62,33 @@ public final class RestartScheduler implements AutoCloseable {
     private volatile boolean enabled;
     private volatile Instant nextRestart;
     private volatile boolean restarting;
+    /** The instance the running cycle is draining or restarting, null between them. */
+    private volatile ComfyInstance inCycle;
     private volatile Instant lastRestart;
     private volatile String lastOutcome;
 
     public RestartScheduler(ComfyInstance instance, ComfyClient client, GpuDetector gpus, Path home, Duration interval,
                             Duration drainMax, boolean disabledByConfig, Clock clock, Events events) {
-        this.instance = instance;
-        this.client = client;
+        this(gpus, home, interval, drainMax, disabledByConfig, clock, events, List.of(new Target(instance, client)));
+    }
+
+    /**
+     * One schedule for several instances: a due restart restarts them one after another, each drained first,
+     * so the others keep serving and the machine never goes dark as a whole.
+     */
+    public RestartScheduler(List<ComfyInstance> instances, GpuDetector gpus, Path home, Duration interval,
+                            Duration drainMax, boolean disabledByConfig, Clock clock, Events events) {
+        this(gpus, home, interval, drainMax, disabledByConfig, clock, events,
+                instances.stream().map(i -> new Target(i, i.spec().client())).toList());
+    }
+
+    private RestartScheduler(GpuDetector gpus, Path home, Duration interval, Duration drainMax, boolean disabledByConfig,
+                             Clock clock, Events events, List<Target> targets) {
+        if (targets.isEmpty()) {
+            throw new IllegalArgumentException("no instance to restart");
+        }
+        this.targets = List.copyOf(targets);
+        this.name = targets.size() == 1 ? targets.get(0).instance().name() : "instances";
         this.gpus = gpus;
         this.store = new ScheduleStore(home);
         this.interval = interval;
@@ -69,7 +96,7 @@ public final class RestartScheduler implements AutoCloseable {
         this.clock = clock;
         this.events = events;
         this.worker = Executors.newSingleThreadScheduledExecutor(runnable -> {
-            Thread thread = new Thread(runnable, instance.name() + "-schedule");
+            Thread thread = new Thread(runnable, name + "-schedule");
             thread.setDaemon(true);
             return thread;
         });
@@ -84,9 +111,17 @@ public final class RestartScheduler implements AutoCloseable {
     public RestartScheduler start() {
         save();
         worker.scheduleWithFixedDelay(this::tick, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
-        log.info("{}: scheduled restarts {} (every {} s, next at {})", instance.name(), enabled ? "on" : "off",
+        log.info("{}: scheduled restarts {} (every {} s, next at {})", name, enabled ? "on" : "off",
                 interval.toSeconds(), nextRestart);
         return this;
+    }
+
+    /**
+     * Whether a restart cycle is draining or restarting {@code instance} right now: new prompts are better sent to
+     * another instance.
+     */
+    public boolean isRestarting(ComfyInstance instance) {
+        return inCycle == instance;
     }
 
     public Status status() {
@@ -104,13 +139,13 @@ public final class RestartScheduler implements AutoCloseable {
         enabled = true;
         nextRestart = clock.instant().plus(interval);
         save();
-        log.info("{}: scheduled restarts on, next at {}", instance.name(), nextRestart);
+        log.info("{}: scheduled restarts on, next at {}", name, nextRestart);
     }
 
     public void disable() {
         enabled = false;
         save();
-        log.info("{}: scheduled restarts off", instance.name());
+        log.info("{}: scheduled restarts off", name);
     }
 
     /** Restarts now, after draining the queue when asked to; completes with what happened. */
@@ -124,17 +159,34 @@ public final class RestartScheduler implements AutoCloseable {
                 restartCycle(true, "scheduled restart");
             }
         } catch (RuntimeException e) {
-            log.error("{}: unexpected failure in the restart schedule", instance.name(), e);
+            log.error("{}: unexpected failure in the restart schedule", name, e);
         }
     }
 
     private String restartCycle(boolean drain, String why) {
         restarting = true;
         try {
-            String outcome = restartIfRunning(drain, why);
+            List<String> outcomes = new ArrayList<>();
+            for (Target target : targets) {
+                String outcome;
+                inCycle = target.instance();
+                try {
+                    outcome = restartIfRunning(target, drain, why);
+                } catch (RuntimeException e) {
+                    if (targets.size() == 1) {
+                        throw e;
+                    }
+                    // One instance that fails to come back must not keep the others from their restart.
+                    outcome = why + " FAILED: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage());
+                } finally {
+                    inCycle = null;
+                }
+                log.info("{}: {}", target.instance().name(), outcome);
+                outcomes.add(targets.size() == 1 ? outcome : target.instance().name() + ": " + outcome);
+            }
+            String outcome = String.join("; ", outcomes);
             lastRestart = clock.instant();
             lastOutcome = outcome;
-            log.info("{}: {}", instance.name(), outcome);
             return outcome;
         } finally {
             nextRestart = clock.instant().plus(interval);
@@ -143,7 +195,9 @@ public final class RestartScheduler implements AutoCloseable {
         }
     }
 
-    private String restartIfRunning(boolean drain, String why) {
+    private String restartIfRunning(Target target, boolean drain, String why) {
+        ComfyInstance instance = target.instance();
+        ComfyClient client = target.client();
         Instant next = clock.instant().plus(interval);
         if (instance.state() != InstanceState.READY) {
             String skipped = why + " skipped: ComfyUI is " + instance.state() + " (not woken for a restart)";
@@ -151,7 +205,7 @@ public final class RestartScheduler implements AutoCloseable {
                     Map.of("trigger", why, "skipped", true, "nextRestart", next));
             return skipped;
         }
-        String drained = drain ? drain() : "queue not drained";
+        String drained = drain ? drain(instance, client) : "queue not drained";
         events.record(EventType.SCHEDULED_RESTART, instance.name(), why + " (" + drained + "); next at " + next,
                 Map.of("trigger", why, "skipped", false, "drained", drained, "nextRestart", next));
         try {
@@ -165,7 +219,7 @@ public final class RestartScheduler implements AutoCloseable {
     }
 
     /** Waits for running and pending prompts, polling ComfyUI's queue, up to the drain limit. */
-    private String drain() {
+    private String drain(ComfyInstance instance, ComfyClient client) {
         Instant deadline = clock.instant().plus(drainMax);
         Instant began = clock.instant();
         boolean announced = false;

@@ -93,6 +93,11 @@ public final class ComfyInstance implements AutoCloseable {
         return spec.name();
     }
 
+    /** What makes this instance different from its siblings: port, GPU, logs, and the client of its ComfyUI. */
+    public InstanceSpec spec() {
+        return spec;
+    }
+
     public InstanceState state() {
         return state;
     }

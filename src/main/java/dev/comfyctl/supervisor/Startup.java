@@ -139,7 +139,7 @@ final class Startup {
 
     private void stopStrays() {
         report(Step.STRAY_PROCESSES, Outcome.RUNNING, "looking for ComfyUI processes of " + config.comfyDir());
-        List<Strays.Stopped> stopped = Strays.stopAll(config.comfyDir(), config.stopGrace());
+        List<Strays.Stopped> stopped = Strays.stopAll(config.comfyDir(), config.stopGrace(), spec.siblingPorts());
         if (stopped.isEmpty()) {
             report(Step.STRAY_PROCESSES, Outcome.DONE, "none found");
             return;

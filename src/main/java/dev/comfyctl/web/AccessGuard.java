@@ -37,7 +37,7 @@ public final class AccessGuard implements Handler<RoutingContext> {
     private static final Set<String> OWN_PATHS = Set.of("/manager", "/manager/", "/manager/status", "/manager/start",
             "/manager/stop", "/manager/restart", "/manager/schedule", "/manager/schedule/enable",
             "/manager/schedule/disable", "/manager/schedule/force-restart", "/manager/events", "/metrics",
-            "/health", "/ready", "/status");
+            "/health", "/ready", "/status", "/manager/update");
     private static final String OWN_PREFIX = "/comfyctl/";
     private static final Set<HttpMethod> SAFE = Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.OPTIONS);
 

@@ -39,7 +39,7 @@ final class EventStream extends VerticleBase {
     static final int LOG_LINES = 200;
     private static final Logger log = LoggerFactory.getLogger(EventStream.class);
 
-    private final ComfyInstance instance;
+    private final List<ComfyInstance> instances;
     private final Callable<JsonObject> status;
     private final SessionLogs logs;
     private final Duration statusInterval;
@@ -57,7 +57,13 @@ final class EventStream extends VerticleBase {
 
     EventStream(ComfyInstance instance, Callable<JsonObject> status, SessionLogs logs, Duration statusInterval,
                 Duration heartbeatInterval) {
-        this.instance = instance;
+        this(List.of(instance), status, logs, statusInterval, heartbeatInterval);
+    }
+
+    /** @param logs the session logs whose tail the page shows: the first instance's */
+    EventStream(List<ComfyInstance> instances, Callable<JsonObject> status, SessionLogs logs, Duration statusInterval,
+                Duration heartbeatInterval) {
+        this.instances = List.copyOf(instances);
         this.status = status;
         this.logs = logs;
         this.statusInterval = statusInterval;
@@ -66,7 +72,7 @@ final class EventStream extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        instance.addListener(new InstanceListener() {
+        InstanceListener listener = new InstanceListener() {
             @Override
             public void stateChanged(String name, InstanceState from, InstanceState to, String reason) {
                 Instant at = Instant.now();
@@ -78,7 +84,8 @@ final class EventStream extends VerticleBase {
             public void stepHappened(String name, StepEvent event) {
                 context.runOnContext(v -> broadcast("step", ControlRoutes.stepJson(event).put("instance", name)));
             }
-        });
+        };
+        instances.forEach(instance -> instance.addListener(listener));
         return Future.succeededFuture();
     }
 

@@ -9,6 +9,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,8 +33,9 @@ public final class ManagerPage {
     private final String html;
     private final EventStream events;
 
-    public ManagerPage(ComfyInstance instance, ControlRoutes control, Path logsDir) {
-        this(new EventStream(instance, control::statusJson, new SessionLogs(logsDir), STATUS_INTERVAL, HEARTBEAT_INTERVAL));
+    /** @param logsDir the session logs whose tail the page shows (the first instance's) */
+    public ManagerPage(List<ComfyInstance> instances, ControlRoutes control, Path logsDir) {
+        this(new EventStream(instances, control::statusJson, new SessionLogs(logsDir), STATUS_INTERVAL, HEARTBEAT_INTERVAL));
     }
 
     ManagerPage(EventStream events) {

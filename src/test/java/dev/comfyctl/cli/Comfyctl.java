@@ -18,6 +18,7 @@ final class Comfyctl {
     private final Map<String, String> environment = new HashMap<>();
     private final List<String> jvmOptions = new ArrayList<>();
     private final Path workDir;
+    private String classpath = System.getProperty("java.class.path");
 
     /** Without a HEALTH_PORT in {@code environment}, the daemon gets no health server: 9090 is shared by every test. */
     Comfyctl(Path workDir, Map<String, String> environment) {
@@ -34,6 +35,12 @@ final class Comfyctl {
     /** JVM options for the comfyctl processes started from now on, such as a small -Xmx. */
     Comfyctl withJvmOptions(String... options) {
         jvmOptions.addAll(List.of(options));
+        return this;
+    }
+
+    /** Runs comfyctl from {@code jar} (see {@code testing.ComfyctlJar}) instead of the test's class path. */
+    Comfyctl fromJar(Path jar) {
+        classpath = jar.toString();
         return this;
     }
 
@@ -59,7 +66,7 @@ final class Comfyctl {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(List.of("-cp", classpath, Main.class.getName()));
         command.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
                 .redirectOutput(workDir.resolve("out.txt").toFile())

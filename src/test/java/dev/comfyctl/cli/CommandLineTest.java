@@ -32,7 +32,7 @@ class CommandLineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"serve", "start", "stop", "restart", "status", "logs", "config", "completion"})
+    @ValueSource(strings = {"serve", "start", "stop", "restart", "status", "logs", "config", "completion", "service"})
     void everyCommandHasHelpAndVersion(String command) {
         Run help = run(command, "--help");
         Run version = run(command, "--version");
@@ -43,13 +43,14 @@ class CommandLineTest {
         assertThat(version.out()).startsWith("comfyctl ");
     }
 
-    @Test
-    void setupTakesVersionAsTheComfyUiVersionToInstall() {
-        Run help = run("setup", "--help");
-        Run missing = run("setup", "--version");
+    @ParameterizedTest
+    @ValueSource(strings = {"setup", "update"})
+    void setupAndUpdateTakeVersionAsTheComfyUiVersion(String command) {
+        Run help = run(command, "--help");
+        Run missing = run(command, "--version");
 
         assertThat(help.code()).isZero();
-        assertThat(help.out()).contains("Usage: comfyctl setup", "--version=TAG|COMMIT", "comfyctl's own is");
+        assertThat(help.out()).contains("Usage: comfyctl " + command, "--version=TAG|COMMIT", "comfyctl's own is");
         assertThat(missing.code()).isEqualTo(2);
         assertThat(missing.err()).contains("--version");
     }

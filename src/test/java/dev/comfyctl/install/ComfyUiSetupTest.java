@@ -2,6 +2,7 @@ package dev.comfyctl.install;
 
 import dev.comfyctl.gpu.GpuReport;
 import dev.comfyctl.testing.SystemPython;
+import dev.comfyctl.testing.Wheels;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -12,14 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -57,19 +54,7 @@ class ComfyUiSetupTest {
     private ComfyUiSetup setup(Optional<String> version) {
         return new ComfyUiSetup(new ComfyUiSetup.Options(temp.resolve("ComfyUI"), repository.toUri().toString(), version,
                 SystemPython.path(), "file://" + wheels, List.of("--no-index", "--find-links", wheels.toString())),
-                new GpuReport(List.of(), GpuReport.Source.NONE, Optional.empty()), progress::add, isolatedEnvironment());
-    }
-
-    /** This machine's own pip configuration (extra wheel directories) must not leak into an offline test. */
-    private static Map<String, String> isolatedEnvironment() {
-        Map<String, String> environment = new HashMap<>();
-        System.getenv().forEach((key, value) -> {
-            if (!key.startsWith("PIP_")) {
-                environment.put(key, value);
-            }
-        });
-        environment.put("PIP_CONFIG_FILE", "/dev/null");
-        return environment;
+                new GpuReport(List.of(), GpuReport.Source.NONE, Optional.empty()), progress::add, Wheels.isolatedEnvironment());
     }
 
     private List<ComfyUiSetup.Progress> ends() {
@@ -151,27 +136,8 @@ class ComfyUiSetupTest {
                 GpuReport.Source.NVIDIA_SMI, Optional.empty()))).endsWith("/cu128");
     }
 
-    /** A minimal pure-Python wheel, so pip can install it with --no-index. */
-    private void wheel(String name, String version) throws IOException {
-        String distInfo = name + "-" + version + ".dist-info/";
-        Path file = wheels.resolve(name + "-" + version + "-py3-none-any.whl");
-        List<String> record = new ArrayList<>();
-        try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
-            entry(zip, record, name + "/__init__.py", "__version__ = \"" + version + "\"\n");
-            entry(zip, record, distInfo + "METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n");
-            entry(zip, record, distInfo + "WHEEL", "Wheel-Version: 1.0\nGenerator: comfyctl-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n");
-            record.add(distInfo + "RECORD,,");
-            zip.putNextEntry(new ZipEntry(distInfo + "RECORD"));
-            zip.write(String.join("\n", record).concat("\n").getBytes(StandardCharsets.UTF_8));
-            zip.closeEntry();
-        }
-    }
-
-    private static void entry(ZipOutputStream zip, List<String> record, String path, String content) throws IOException {
-        zip.putNextEntry(new ZipEntry(path));
-        zip.write(content.getBytes(StandardCharsets.UTF_8));
-        zip.closeEntry();
-        record.add(path + ",,");
+    private void wheel(String name, String version) {
+        new Wheels(wheels).add(name, version);
     }
 
     private static void git(Path dir, String... arguments) throws Exception {

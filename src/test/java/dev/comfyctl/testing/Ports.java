@@ -22,4 +22,23 @@ public final class Ports {
             throw new UncheckedIOException("no free loopback port", e);
         }
     }
+
+    /** The first of {@code count} consecutive ports that were free a moment ago (instances take base + index). */
+    public static int freeRun(int count) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int first = free();
+            boolean allFree = first + count - 1 <= 65_535;
+            for (int port = first + 1; allFree && port < first + count; port++) {
+                try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                    allFree = socket.getLocalPort() == port;
+                } catch (IOException e) {
+                    allFree = false;
+                }
+            }
+            if (allFree) {
+                return first;
+            }
+        }
+        throw new IllegalStateException("no " + count + " consecutive free loopback ports");
+    }
 }

@@ -9,6 +9,7 @@ import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -34,9 +35,16 @@ public final class WsRecorder implements WebSocket.Listener, AutoCloseable {
 
     /** Opens {@code uri} (ws://...) and starts recording; fails after 10 s without a handshake. */
     public static WsRecorder connect(HttpClient client, URI uri) {
+        return connect(client, uri, Map.of());
+    }
+
+    /** Like {@link #connect(HttpClient, URI)} with extra headers on the handshake, such as a Cookie. */
+    public static WsRecorder connect(HttpClient client, URI uri, Map<String, String> headers) {
         WsRecorder recorder = new WsRecorder();
         try {
-            recorder.socket = client.newWebSocketBuilder().buildAsync(uri, recorder).get(10, TimeUnit.SECONDS);
+            WebSocket.Builder builder = client.newWebSocketBuilder();
+            headers.forEach(builder::header);
+            recorder.socket = builder.buildAsync(uri, recorder).get(10, TimeUnit.SECONDS);
             return recorder;
         } catch (Exception e) {
             throw new IllegalStateException("WebSocket handshake with " + uri + " failed", e);

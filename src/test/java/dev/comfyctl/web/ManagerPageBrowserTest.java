@@ -5,6 +5,7 @@ import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.testing.FakeComfyUi;
 import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.Http;
+import dev.comfyctl.testing.Ports;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -150,6 +152,27 @@ class ManagerPageBrowserTest {
 
         await().atMost(PATIENCE).until(() -> text("state").equals("READY") && text("conn").equals("live"));
         assertThat(browser.executeScript("return window.notReloaded === true")).isEqualTo(true);
+    }
+
+    @Test
+    void withSeveralInstancesThePageShowsEachOneWithItsState() {
+        daemon.close();
+        long vram = 24564L * 1024 * 1024;
+        Map<String, Object> gpu = Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram);
+        fake.behave(Map.of("devices", List.of(gpu, gpu)));
+        config = TestConfigs.forFake(fake, temp.resolve("state-multi"), "WORKERS", "comfyui:auto", "GPU_MOCK_COUNT", "2",
+                "COMFYUI_PORT", Integer.toString(Ports.freeRun(2)));
+        daemon = Daemon.start(config, false);
+        daemon.instances().get(1).start(event -> { }).join();
+
+        open();
+
+        await().atMost(PATIENCE).untilAsserted(() -> {
+            List<WebElement> rows = browser.findElements(By.cssSelector("#instances li"));
+            assertThat(rows).extracting(WebElement::getText).satisfiesExactly(
+                    gpu0 -> assertThat(gpu0).contains("comfyui-gpu0", "STOPPED", "port " + config.comfyPort(), "GPU 0"),
+                    gpu1 -> assertThat(gpu1).contains("comfyui-gpu1", "READY", "pid ", "port " + (config.comfyPort() + 1), "GPU 1"));
+        });
     }
 
     private void open() {
