@@ -374,4 +374,18 @@ public record Config(Map<Setting, Value> values) {
     public Duration wakeFailedCooldown() {
         return Duration.ofSeconds((Integer) get(Setting.WAKE_FAILED_COOLDOWN_SECONDS));
     }
+
+    // Job queue workers and API (issue 6, branch jobs-api)
+    public int jobsPerInstance() {
+        return (Integer) get(Setting.JOBS_PER_INSTANCE);
+    }
+
+    public Duration jobVisibility() {
+        return Duration.ofSeconds((Integer) get(Setting.JOB_VISIBILITY_SECONDS));
+    }
+
+    @SuppressWarnings("unchecked")
+    public Path jobsOutputDir() {
+        return ((Optional<Path>) get(Setting.JOBS_OUTPUT_DIR)).orElse(home().resolve("job-outputs"));
+    }
 }

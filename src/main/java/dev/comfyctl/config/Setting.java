@@ -138,7 +138,14 @@ public enum Setting {
     // Wake on request after a failed start (polish): requests get the failure instead of starting again and again
     WAKE_FAILED_COOLDOWN_SECONDS(Parsers.intRange(0, 86_400), "60",
             "after a start fails, requests get 503 with its reason and log tail for this long instead of each trying"
-                    + " another start; 'comfyctl start' always tries (0 = every request tries)");
+                    + " another start; 'comfyctl start' always tries (0 = every request tries)"),
+    // Job queue workers and API (issue 6, branch jobs-api)
+    JOBS_PER_INSTANCE(Parsers.intRange(1, 1_000), "2",
+            "prompts an instance runs or holds queued at once; small, so that a restart drains quickly"),
+    JOB_VISIBILITY_SECONDS(Parsers.intRange(1, 86_400), "30",
+            "a running job whose worker stops renewing its lease for this long (a daemon killed, a machine lost) runs again elsewhere"),
+    JOBS_OUTPUT_DIR(Parsers::optionalPath, "",
+            "where job outputs are stored (one folder per job); empty = <COMFYCTL_HOME>/job-outputs; a fleet needs a shared directory");
 
     private final Function<String, Object> parser;
     private final String defaultValue;

@@ -4,8 +4,12 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.config.Source;
+import dev.comfyctl.gpu.Gpu;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
+import dev.comfyctl.jobs.JobBackend;
+import dev.comfyctl.jobs.JobService;
+import dev.comfyctl.jobs.JobTarget;
 import dev.comfyctl.install.ComfyUiUpdate;
 import dev.comfyctl.install.UpdateSettings;
 import dev.comfyctl.install.InstallReport;
@@ -36,6 +40,7 @@ import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.HealthRoutes;
 import dev.comfyctl.web.HealthServer;
+import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import dev.comfyctl.web.UpdateRoutes;
@@ -208,6 +213,16 @@ public final class Daemon implements AutoCloseable {
             new ManagerPage(instances, control, group.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
+            // ---- durable job queue (issue 6, branch jobs-api): a worker per instance, /jobs API ----
+            JobBackend jobBackend = JobBackend.open(config, vertx);
+            List<JobTarget> jobTargets = instances.stream().map(each -> new JobTarget(workerName(each.name()), each,
+                    each.spec().client(), config.jobsPerInstance(), () -> scheduler.isRestarting(each),
+                    idleStoppers.get(each)::activity)).toList();
+            JobService jobs = JobService.start(config, jobBackend, jobTargets, events.events(),
+                    () -> gpuDetector.detect().gpus().stream().map(Gpu::name).toList());
+            policies.add(jobs);
+            new JobRoutes(jobs, config.home().resolve("uploads")).mount(router);
+            // ---- end of the job queue ----
             // --- proxy: each instance behind its own wake policy; the balancer picks one per request ---
             List<Backend> backends = new ArrayList<>();
             for (ComfyInstance instance : instances) {
@@ -273,6 +288,17 @@ public final class Daemon implements AutoCloseable {
             tracing.close();
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
+    }
+
+    /** A store consumer name unique to this daemon process: a restarted daemon never takes over a dead one's leases. */
+    private static String workerName(String instance) {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "localhost";
+        }
+        return host + "/" + ProcessHandle.current().pid() + "/" + instance;
     }
 
     /**
