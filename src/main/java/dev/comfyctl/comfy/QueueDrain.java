@@ -3,6 +3,7 @@ package dev.comfyctl.comfy;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -16,14 +17,16 @@ public record QueueDrain(Clock clock, Duration poll, Duration limit, String gone
 
     /** Waits up to {@code limit} from now. */
     public String await(ComfyClient client, Consumer<QueueStatus> onFirstWait) {
-        return await(client, clock.instant().plus(limit), onFirstWait);
+        return await(client, clock.instant().plus(limit), () -> false, onFirstWait);
     }
 
     /**
      * @param deadline    when to stop waiting, shared by several instances drained one after another
+     * @param busyBesides work on this ComfyUI that its queue no longer shows, such as a job still fetching the
+     *                    outputs of a finished prompt: the queue counts as empty only when this is false too
      * @param onFirstWait told the queue once, when it is not empty at first
      */
-    public String await(ComfyClient client, Instant deadline, Consumer<QueueStatus> onFirstWait) {
+    public String await(ComfyClient client, Instant deadline, BooleanSupplier busyBesides, Consumer<QueueStatus> onFirstWait) {
         Instant began = clock.instant();
         boolean waited = false;
         while (true) {
@@ -33,7 +36,7 @@ public record QueueDrain(Clock clock, Duration poll, Duration limit, String gone
             } catch (RuntimeException e) {
                 return "queue unreadable (" + e.getMessage() + "), " + goneAhead + " without waiting";
             }
-            if (queue.isIdle()) {
+            if (queue.isIdle() && !busyBesides.getAsBoolean()) {
                 return waited ? "waited " + Duration.between(began, clock.instant()).toSeconds() + " s for the queue" : "queue was empty";
             }
             if (!clock.instant().isBefore(deadline)) {
