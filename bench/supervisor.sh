@@ -45,7 +45,8 @@ delay=1.0
 printf '{"startup_delay_seconds": %s}\n' "$delay" > "$dir/fake.json"
 
 export COMFYCTL_HOME="$work/state" COMFYUI_DIR="$dir" GPU_MODE=mock COMFYUI_STOP_GRACE_SECONDS=2
-export MANAGER_PORT="$(free_port)" COMFYUI_PORT="$(free_port)"
+# The health server runs too, as by default, on a free port: its default 9090 may be taken on a shared machine.
+export MANAGER_PORT="$(free_port)" COMFYUI_PORT="$(free_port)" HEALTH_PORT="$(free_port)"
 
 # Baseline for start: the fake launched directly, polled until /system_stats answers.
 direct_ready=()

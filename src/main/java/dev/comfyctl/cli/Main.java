@@ -20,7 +20,7 @@ public final class Main {
     }
 
     static int run(String[] args, Map<String, String> environment, PrintWriter out, PrintWriter err) {
-        CommandLine commandLine = new CommandLine(new ComfyctlCommand(environment));
+        CommandLine commandLine = ComfyctlCommand.commandLine(environment, args);
         commandLine.setOut(out);
         commandLine.setErr(err);
         commandLine.setExecutionExceptionHandler(new ErrorHandler());

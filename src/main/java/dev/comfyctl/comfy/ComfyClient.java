@@ -14,11 +14,17 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Objects;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLContextSpi;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLServerSocketFactory;
+import javax.net.ssl.SSLSessionContext;
+import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManager;
 
 /**
@@ -261,21 +267,54 @@ public final class ComfyClient {
         static final HttpClient CLIENT = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5))
-                .sslContext(plainHttpOnly())
+                .sslContext(new SSLContext(new NoTls(), null, "none") { })
+                .sslParameters(new SSLParameters())
                 .build();
+    }
 
-        /**
-         * ComfyUI is spoken to in plain HTTP on loopback. Without this, the client loads the default TLS context
-         * and parses the whole CA store: about a megabyte of resident memory the daemon never uses.
-         */
-        private static SSLContext plainHttpOnly() {
-            try {
-                SSLContext context = SSLContext.getInstance("TLS");
-                context.init(new KeyManager[0], new TrustManager[0], null);
-                return context;
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("no TLS implementation in this JVM", e);
-            }
+    /**
+     * ComfyUI is spoken to in plain HTTP on loopback. Without a TLS context of its own, the client loads the default
+     * one and parses the whole CA store; even an empty JSSE context loads 400 classes of it, a few megabytes the
+     * daemon never uses. This one loads nothing and refuses TLS.
+     */
+    private static final class NoTls extends SSLContextSpi {
+        private static UnsupportedOperationException refused() {
+            return new UnsupportedOperationException("comfyctl talks to ComfyUI in plain HTTP, without TLS");
+        }
+
+        @Override
+        protected void engineInit(KeyManager[] keys, TrustManager[] trust, SecureRandom random) {
+            throw refused();
+        }
+
+        @Override
+        protected SSLSocketFactory engineGetSocketFactory() {
+            throw refused();
+        }
+
+        @Override
+        protected SSLServerSocketFactory engineGetServerSocketFactory() {
+            throw refused();
+        }
+
+        @Override
+        protected SSLEngine engineCreateSSLEngine() {
+            throw refused();
+        }
+
+        @Override
+        protected SSLEngine engineCreateSSLEngine(String host, int port) {
+            throw refused();
+        }
+
+        @Override
+        protected SSLSessionContext engineGetServerSessionContext() {
+            throw refused();
+        }
+
+        @Override
+        protected SSLSessionContext engineGetClientSessionContext() {
+            throw refused();
         }
     }
 }

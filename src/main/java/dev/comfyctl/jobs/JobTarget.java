@@ -52,7 +52,7 @@ public final class JobTarget {
         return inFlight.get();
     }
 
-    ComfyInstance instance() {
+    public ComfyInstance instance() {
         return instance;
     }
 

@@ -69,8 +69,16 @@ public final class Webhooks implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.targets = urls.isEmpty() ? List.of() : targets(urls, thread, retry, clock);
+    }
+
+    /**
+     * One client for every URL. Only built when there is a URL: building one loads the default TLS context and
+     * parses the CA store, 400 classes and a few megabytes that a daemon without webhooks would carry for nothing.
+     */
+    private static List<WebhookTarget> targets(List<URI> urls, ScheduledExecutorService thread, Retry retry, Clock clock) {
         HttpClient client = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
-        this.targets = urls.stream().map(url -> new WebhookTarget(url, client, thread, retry, clock)).toList();
+        return urls.stream().map(url -> new WebhookTarget(url, client, thread, retry, clock)).toList();
     }
 
     /** Webhooks to {@code urls} for events of {@code types}; with no URL it sends nothing and starts no thread. */

@@ -96,6 +96,32 @@ class CommandLineTest {
         assertThat(result.out()).contains("complete -F", "comfyctl", "restart", "status");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"--help", "help"})
+    void theHelpListsEverySubcommandInOrder(String help) {
+        Run result = run(help);
+
+        assertThat(result.code()).isZero();
+        assertThat(result.out()).containsSubsequence("setup", "update", "install", "serve", "start", "stop", "restart",
+                "status", "logs", "events", "schedule", "config", "service", "completion", "help");
+    }
+
+    @Test
+    void helpDescribesTheCommandItIsGiven() {
+        Run result = run("help", "status");
+
+        assertThat(result.code()).isZero();
+        assertThat(result.out()).contains("Usage: comfyctl status", "--json");
+    }
+
+    @Test
+    void aMistypedCommandIsExitTwoNamingIt() {
+        Run result = run("statsu");
+
+        assertThat(result.code()).isEqualTo(2);
+        assertThat(result.err()).contains("'statsu'", "comfyctl --help");
+    }
+
     @Test
     void logsWithoutAnySessionLogSaysHowToGetOne() {
         Run result = run("logs");

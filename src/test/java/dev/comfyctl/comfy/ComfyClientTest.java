@@ -101,6 +101,16 @@ class ComfyClientTest {
     }
 
     @Test
+    void anHttpsAddressIsRefusedSayingComfyUiIsSpokenToInPlainHttp() {
+        launch(Duration.ofSeconds(5));
+        ComfyClient client = ComfyClient.create(URI.create("https://" + running.baseUri().getAuthority()), Duration.ofSeconds(5));
+
+        assertThat(client.health().ok()).isFalse();
+        assertThat(client.health().error()).contains("/system_stats", "plain HTTP");
+        assertThatThrownBy(client::queue).isInstanceOf(ComfyApiException.class).hasMessageContaining("plain HTTP");
+    }
+
+    @Test
     void aHungComfyUiIsNotReadyAndCallsTimeOutWithoutHanging() {
         ComfyClient client = launch(Duration.ofSeconds(1));
         Http.send(HttpRequest.newBuilder(running.baseUri().resolve("fake/hang"))
