@@ -262,6 +262,11 @@ public final class ComfyClient {
     private record Exchange(HttpRequest request, HttpResponse<String> response) {
     }
 
+    /** The client ComfyUI is spoken to with, for what this class does not do itself (files, WebSockets): no TLS. */
+    public static HttpClient sharedHttp() {
+        return SharedHttp.CLIENT;
+    }
+
     /** Created on first use, so a JVM that never talks to ComfyUI starts no HttpClient threads. */
     private static final class SharedHttp {
         static final HttpClient CLIENT = HttpClient.newBuilder()

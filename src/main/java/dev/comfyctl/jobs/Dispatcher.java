@@ -1,5 +1,6 @@
 package dev.comfyctl.jobs;
 
+import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.events.EventType;
 import dev.comfyctl.events.Events;
 import org.slf4j.Logger;
@@ -39,8 +40,7 @@ final class Dispatcher implements AutoCloseable {
     private final Duration visibility;
     private final Events events;
     private final Consumer<String> onFinished;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = ComfyClient.sharedHttp();
     private final Map<String, JobRun> running = new ConcurrentHashMap<>();
     private final Object slotFreed = new Object();
     private final ExecutorService runs = Executors.newCachedThreadPool(daemonThreads("job-run"));

@@ -1,5 +1,6 @@
 package dev.comfyctl.jobs;
 
+import dev.comfyctl.comfy.ComfyClient;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.comfyctl.config.Config;
@@ -13,7 +14,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.http.HttpClient;
 import java.time.Instant;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
@@ -56,7 +56,7 @@ public final class JobService implements AutoCloseable {
     public static JobService start(Config config, JobBackend backend, List<JobTarget> targets, Events events,
                                    Supplier<List<String>> gpus) {
         JobStore store = backend.store();
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = ComfyClient.sharedHttp();
         WorkflowValidator validator = new WorkflowValidator(config.home().resolve("object_info.json"), () -> targets.stream()
                 .filter(target -> target.instance().state() == InstanceState.READY).findFirst()
                 .map(target -> new ComfyFiles(http, target.client().baseUri(), target.client().requestTimeout())));

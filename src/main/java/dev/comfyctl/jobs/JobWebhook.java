@@ -20,8 +20,6 @@ final class JobWebhook {
     private static final int ATTEMPTS = 4;
     private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-
     void finished(Job job) {
         job.spec().webhook().ifPresent(url -> send(URI.create(url), JobView.of(job).toString(), 1));
     }
@@ -29,7 +27,7 @@ final class JobWebhook {
     private void send(URI url, String body, int attempt) {
         HttpRequest request = HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10)).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        http.sendAsync(request, HttpResponse.BodyHandlers.discarding()).whenComplete((response, failure) -> {
+        Http.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.discarding()).whenComplete((response, failure) -> {
             boolean ok = failure == null && response.statusCode() / 100 == 2;
             if (ok) {
                 return;
@@ -42,5 +40,13 @@ final class JobWebhook {
             long delay = FIRST_RETRY.toMillis() << (attempt - 1);
             CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS).execute(() -> send(url, body, attempt + 1));
         });
+    }
+
+    /**
+     * Created with the first webhook: a JDK client loads the TLS stack and parses the CA store, memory a daemon
+     * whose jobs have no webhook never needs.
+     */
+    private static final class Http {
+        static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     }
 }
