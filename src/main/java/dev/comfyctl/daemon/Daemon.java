@@ -41,6 +41,7 @@ import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import dev.comfyctl.web.UpdateRoutes;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
@@ -146,7 +147,11 @@ public final class Daemon implements AutoCloseable {
             steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> describe(config));
             lock = steps.run(Phase.ENVIRONMENT, "directories", "setup", "State directory", () -> lock(config),
                     taken -> config.home() + " taken");
-            vertx = Vertx.vertx();
+            // Netty's epoll transport when it loads (Linux): it costs the proxy less per request and per byte than NIO.
+            vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+            if (!vertx.isNativeTransportEnabled()) {
+                log.info("native transport unavailable, using NIO: {}", String.valueOf(vertx.unavailableNativeTransportCause()));
+            }
             metrics = new Metrics();
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
