@@ -40,10 +40,12 @@ import dev.comfyctl.web.HealthServer;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import dev.comfyctl.web.UpdateRoutes;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
@@ -196,9 +198,10 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
-            router.route().handler(new AccessGuard(config.managerToken(),
+            AccessGuard guard = new AccessGuard(config.managerToken(),
                     AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
-                    Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
+                    Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword()));
+            router.route().handler(guard);
             ControlRoutes control = new ControlRoutes(idleStoppers, gpuDetector, daemonJson, steps);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
@@ -237,7 +240,8 @@ public final class Daemon implements AutoCloseable {
                     : Optional.of(steps.run(Phase.SERVICES, "health_server", "start", "Health server",
                     () -> HealthServer.start(serving, config.healthHost(), config.healthPort(), health),
                     started -> "http://" + config.healthHost() + ":" + started.port() + "/health, /ready, /status"));
-            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, router, config),
+            Handler<HttpServerRequest> front = guard.inFrontOf(router, proxy);
+            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
@@ -374,14 +378,14 @@ public final class Daemon implements AutoCloseable {
      * One server, on one event loop: measured on 2 cores, a server per core gained no requests/s (the load
      * shares the cores) and its per-loop buffer pools grew the resident memory by 300 MB under bulk transfers.
      */
-    private static HttpServer bind(Vertx vertx, Router router, Config config) {
+    private static HttpServer bind(Vertx vertx, Handler<HttpServerRequest> front, Config config) {
         HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort())
                 .setHandle100ContinueAutomatically(true)
                 .setTcpNoDelay(true)
                 // Bodies are relayed in pieces of this size: the default 8 KiB halves bulk throughput.
                 .setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
         try {
-            return vertx.createHttpServer(options).requestHandler(router).listen()
+            return vertx.createHttpServer(options).requestHandler(front).listen()
                     .toCompletionStage().toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             String holder = PortOwner.find(config.managerPort())
