@@ -5,3 +5,4 @@ here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 command -v curl >/dev/null || { apt-get update -q && apt-get install -y -q curl; }
 "$here/supervisor.sh" "$@"
 "$here/proxy.sh"
+"$here/jobs-store.sh"

@@ -25,7 +25,10 @@ final class LifecycleRequest {
         DaemonInfo daemon = running.orElseGet(() -> {
             out.println("  starting the comfyctl daemon in the background (log: " + DaemonLauncher.logFile(config.home()) + ")");
             out.flush();
-            return DaemonLauncher.launch(config, options.flags());
+            return DaemonLauncher.launch(config, options.flags(), line -> {
+                out.println("    " + line);
+                out.flush();
+            });
         });
         JsonNode result = new DaemonClient(daemon, config.managerToken()).lifecycle(action, instance, printer::step);
         if (!result.path("ok").asBoolean()) {

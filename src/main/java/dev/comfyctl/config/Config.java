@@ -355,4 +355,37 @@ public record Config(Map<Setting, Value> values) {
     public boolean workersConfigured() {
         return value(Setting.WORKERS).source() != Source.DEFAULT;
     }
+
+    /** The Redis of a fleet's job queue; empty = the embedded SQLite queue. */
+    public Optional<URI> queueUrl() {
+        return optional(Setting.QUEUE_URL);
+    }
+
+    public int jobMaxAttempts() {
+        return (Integer) get(Setting.JOB_MAX_ATTEMPTS);
+    }
+
+    /** The embedded job queue. */
+    public Path jobsDb() {
+        return home().resolve("jobs.db");
+    }
+
+    // Wake on request after a failed start (polish)
+    public Duration wakeFailedCooldown() {
+        return Duration.ofSeconds((Integer) get(Setting.WAKE_FAILED_COOLDOWN_SECONDS));
+    }
+
+    // Job queue workers and API (issue 6, branch jobs-api)
+    public int jobsPerInstance() {
+        return (Integer) get(Setting.JOBS_PER_INSTANCE);
+    }
+
+    public Duration jobVisibility() {
+        return Duration.ofSeconds((Integer) get(Setting.JOB_VISIBILITY_SECONDS));
+    }
+
+    @SuppressWarnings("unchecked")
+    public Path jobsOutputDir() {
+        return ((Optional<Path>) get(Setting.JOBS_OUTPUT_DIR)).orElse(home().resolve("job-outputs"));
+    }
 }

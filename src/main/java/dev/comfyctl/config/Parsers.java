@@ -192,4 +192,23 @@ final class Parsers {
         }
         return List.copyOf(words);
     }
+
+    /** Empty (the embedded queue) or {@code redis://[:password@]host[:port][/db]}; never echoes the value. */
+    static Object queueUrl(String raw) {
+        if (raw.isEmpty()) {
+            return Optional.empty();
+        }
+        String expected = "must be empty (the embedded queue) or redis://host:port/db, e.g. redis://127.0.0.1:6379/0";
+        URI url;
+        try {
+            url = new URI(raw);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("is not a valid URL: it " + expected);
+        }
+        if (url.getScheme() == null || !url.getScheme().matches("(?i)rediss?") || url.getHost() == null
+                || !(url.getPath() == null || url.getPath().matches("/?\\d*"))) {
+            throw new IllegalArgumentException(expected);
+        }
+        return Optional.of(url);
+    }
 }

@@ -126,7 +126,26 @@ public enum Setting {
     // One ComfyUI per GPU (issue 5): how many instances, each supervised on its own
     WORKERS(Workers::parse, "comfyui:1",
             "ComfyUI instances: comfyui:N, or comfyui:auto for one per detected GPU (1 without a GPU); once set, they are"
-                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index");
+                    + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index"),
+
+    // Durable job queue: where jobs live, and how often one is tried.
+    QUEUE_URL(Parsers::queueUrl, "",
+            "empty = the embedded queue (<COMFYCTL_HOME>/jobs.db); redis://[:password@]host:port/db = a fleet sharing"
+                    + " one Redis (Streams); may hold a password"),
+    JOB_MAX_ATTEMPTS(Parsers.intRange(1, 100), "3",
+            "attempts a job gets (a crash, a lost connection, a dead worker each cost one) before it is dead-lettered"),
+
+    // Wake on request after a failed start (polish): requests get the failure instead of starting again and again
+    WAKE_FAILED_COOLDOWN_SECONDS(Parsers.intRange(0, 86_400), "60",
+            "after a start fails, requests get 503 with its reason and log tail for this long instead of each trying"
+                    + " another start; 'comfyctl start' always tries (0 = every request tries)"),
+    // Job queue workers and API (issue 6, branch jobs-api)
+    JOBS_PER_INSTANCE(Parsers.intRange(1, 1_000), "2",
+            "prompts an instance runs or holds queued at once; small, so that a restart drains quickly"),
+    JOB_VISIBILITY_SECONDS(Parsers.intRange(1, 86_400), "30",
+            "a running job whose worker stops renewing its lease for this long (a daemon killed, a machine lost) runs again elsewhere"),
+    JOBS_OUTPUT_DIR(Parsers::optionalPath, "",
+            "where job outputs are stored (one folder per job); empty = <COMFYCTL_HOME>/job-outputs; a fleet needs a shared directory");
 
     private final Function<String, Object> parser;
     private final String defaultValue;
@@ -152,7 +171,7 @@ public enum Setting {
 
     /** Never printed or logged. */
     public boolean secret() {
-        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD || this == WEBHOOK_URLS;
+        return this == MANAGER_TOKEN || this == PROXY_BASIC_PASSWORD || this == WEBHOOK_URLS || this == QUEUE_URL;
     }
 
     /** Whether the config file may set it: the file's own location and the state directory come before it. */

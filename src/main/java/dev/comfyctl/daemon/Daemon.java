@@ -4,11 +4,14 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.comfy.QueueStatus;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.config.Source;
+import dev.comfyctl.gpu.Gpu;
 import dev.comfyctl.gpu.GpuDetector;
 import dev.comfyctl.gpu.GpuReport;
+import dev.comfyctl.jobs.JobBackend;
+import dev.comfyctl.jobs.JobService;
+import dev.comfyctl.jobs.JobTarget;
 import dev.comfyctl.install.ComfyUiUpdate;
 import dev.comfyctl.install.UpdateSettings;
-import dev.comfyctl.install.InstallListener;
 import dev.comfyctl.install.InstallReport;
 import dev.comfyctl.install.Manifest;
 import dev.comfyctl.install.StartupInstall;
@@ -37,6 +40,7 @@ import dev.comfyctl.web.AccessGuard;
 import dev.comfyctl.web.ControlRoutes;
 import dev.comfyctl.web.HealthRoutes;
 import dev.comfyctl.web.HealthServer;
+import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import dev.comfyctl.web.UpdateRoutes;
@@ -145,10 +149,15 @@ public final class Daemon implements AutoCloseable {
         List<AutoCloseable> policies = new ArrayList<>();
         Metrics metrics = null;
         DaemonEvents events = null;
+        StartupProgress progress = null;
         try {
             steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> describe(config));
             lock = steps.run(Phase.ENVIRONMENT, "directories", "setup", "State directory", () -> lock(config),
                     taken -> config.home() + " taken");
+            // --- startup progress: what 'comfyctl start' shows and waits on until the daemon listens ---
+            progress = StartupProgress.open(config.home());
+            steps.watch(progress::step);
+            // --- end of startup progress ---
             // Netty's epoll transport when it loads (Linux): it costs the proxy less per request and per byte than NIO.
             vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
             if (!vertx.isNativeTransportEnabled()) {
@@ -161,7 +170,7 @@ public final class Daemon implements AutoCloseable {
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
             // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
-            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), InstallListener.NONE);
+            Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), progress);
             if (components.isPresent()) {
                 Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
                         loaded -> loaded.customNodes().size() + " custom nodes, " + loaded.models().size() + " models");
@@ -212,12 +221,22 @@ public final class Daemon implements AutoCloseable {
             new ManagerPage(instances, control, group.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
+            // ---- durable job queue (issue 6, branch jobs-api): a worker per instance, /jobs API ----
+            JobBackend jobBackend = JobBackend.open(config, vertx);
+            List<JobTarget> jobTargets = instances.stream().map(each -> new JobTarget(workerName(each.name()), each,
+                    each.spec().client(), config.jobsPerInstance(), () -> scheduler.isRestarting(each),
+                    idleStoppers.get(each)::activity)).toList();
+            JobService jobs = JobService.start(config, jobBackend, jobTargets, events.events(),
+                    () -> gpuDetector.detect().gpus().stream().map(Gpu::name).toList());
+            policies.add(jobs);
+            new JobRoutes(jobs, config.home().resolve("uploads")).mount(router);
+            // ---- end of the job queue ----
             // --- proxy: each instance behind its own wake policy; the balancer picks one per request ---
             List<Backend> backends = new ArrayList<>();
             for (ComfyInstance instance : instances) {
                 IdleStopper idle = idleStoppers.get(instance);
                 WakePolicy wake = new WakePolicy(vertx, instance, idle, new PassiveRequests(config.passiveRequests()),
-                        config.wakeOnRequest(), config.startupWait(), events.events());
+                        config.wakeOnRequest(), config.startupWait(), config.wakeFailedCooldown(), events.events());
                 metrics.watch(instance, wake, idle);
                 ComfyClient client = instance.spec().client();
                 backends.add(new Backend(instance.name(),
@@ -244,6 +263,7 @@ public final class Daemon implements AutoCloseable {
             HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
+            progress.close();
             log.info("comfyctl {} daemon (pid {}) listening on {}", info.version(), info.pid(), info.baseUrl());
             idleStoppers.values().forEach(IdleStopper::start);
             policies.stream().filter(HangWatchdog.class::isInstance).map(HangWatchdog.class::cast).forEach(HangWatchdog::start);
@@ -254,6 +274,9 @@ public final class Daemon implements AutoCloseable {
             return new Daemon(config, lock, vertx, server, group, policies, metrics, events, info,
                     new Startup(steps, tracing, tracers, healthServer));
         } catch (RuntimeException | IOException e) {
+            if (progress != null) {
+                progress.close();
+            }
             closeInReverse(policies);
             if (group != null) {
                 group.close();
@@ -274,6 +297,17 @@ public final class Daemon implements AutoCloseable {
             tracing.close();
             throw e instanceof DaemonException de ? de : new DaemonException("the daemon could not start: " + e.getMessage(), e);
         }
+    }
+
+    /** A store consumer name unique to this daemon process: a restarted daemon never takes over a dead one's leases. */
+    private static String workerName(String instance) {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "localhost";
+        }
+        return host + "/" + ProcessHandle.current().pid() + "/" + instance;
     }
 
     /**

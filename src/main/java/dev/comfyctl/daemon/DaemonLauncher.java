@@ -6,8 +6,10 @@ import dev.comfyctl.process.SessionLogs;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -15,13 +17,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * Starts {@code comfyctl serve} as a background process that outlives the CLI (its own session, output to
- * {@code <home>/daemon.log}) and waits until it listens.
+ * {@code <home>/daemon.log}) and waits until it listens, passing on the startup progress it publishes
+ * ({@link StartupProgress}). It waits as long as that progress advances: installing custom nodes and models
+ * before the daemon listens may take any time, but a daemon that shows no progress for
+ * {@link #PROGRESS_TIMEOUT} is taken to be stuck.
  */
 public final class DaemonLauncher {
-    private static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    /** Longer than a model download may stall (60 s) before it is retried, which is progress again. */
+    private static final Duration PROGRESS_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration POLL = Duration.ofMillis(20);
     private static final Path SETSID = Path.of("/usr/bin/setsid");
     /**
      * The daemon idles most of its life: a small serial heap that gives memory back, and a C heap trimmed
@@ -42,10 +50,16 @@ public final class DaemonLauncher {
     }
 
     /**
-     * @param flags the settings given as flags to the CLI, passed on so the daemon resolves the same config
-     * @throws DaemonException when the daemon exits or does not listen within 30 s; the message has its log tail
+     * @param flags    the settings given as flags to the CLI, passed on so the daemon resolves the same config
+     * @param progress told each line of the daemon's startup progress as it comes
+     * @throws DaemonException when the daemon exits, or makes no progress for 90 s, before it listens; the message
+     *     has its log tail
      */
-    public static DaemonInfo launch(Config config, Map<String, String> flags) {
+    public static DaemonInfo launch(Config config, Map<String, String> flags, Consumer<String> progress) {
+        return launch(config, flags, progress, PROGRESS_TIMEOUT);
+    }
+
+    static DaemonInfo launch(Config config, Map<String, String> flags, Consumer<String> progress, Duration progressTimeout) {
         List<String> command = new ArrayList<>();
         if (Files.isExecutable(SETSID)) {
             command.add(SETSID.toString());
@@ -63,9 +77,12 @@ public final class DaemonLauncher {
         });
         command.addAll(List.of("--set", "COMFYUI_AUTOSTART=false"));
         Path log = logFile(config.home());
+        Path progressFile = StartupProgress.file(config.home());
         Process process;
         try {
             Files.createDirectories(config.home());
+            // What a daemon that ended before it listened left behind is not this one's progress.
+            Files.deleteIfExists(progressFile);
             ProcessBuilder builder = new ProcessBuilder(command);
             // In the environment, not on the command line, where every user of the machine could read them.
             builder.environment().putAll(secrets);
@@ -77,25 +94,73 @@ public final class DaemonLauncher {
         } catch (IOException e) {
             throw new DaemonException("cannot launch the comfyctl daemon: " + e.getMessage(), e);
         }
-        Instant deadline = Instant.now().plus(READY_TIMEOUT);
+        ProgressReader reader = new ProgressReader(progressFile, progress);
+        Instant deadline = Instant.now().plus(progressTimeout);
         while (Instant.now().isBefore(deadline)) {
+            boolean advanced = reader.readNew();
             Optional<DaemonInfo> info = DaemonInfo.read(config.home());
             if (info.isPresent()) {
                 return info.get();
             }
             if (!process.isAlive()) {
+                reader.readNew();
                 throw new DaemonException("the comfyctl daemon exited with code " + process.exitValue()
                         + " before it listened:\n" + tail(log));
             }
+            if (advanced) {
+                deadline = Instant.now().plus(progressTimeout);
+            }
             try {
-                Thread.sleep(20);
+                Thread.sleep(POLL.toMillis());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
         }
         process.destroy();
-        throw new DaemonException("the comfyctl daemon did not listen within " + READY_TIMEOUT.toSeconds() + " s:\n" + tail(log));
+        throw new DaemonException("the comfyctl daemon made no progress for " + progressTimeout.toSeconds()
+                + " s and did not listen; it was stopped:\n" + tail(log));
+    }
+
+    /** Follows the progress file: passes on each new whole line, and tells whether it grew or was touched. */
+    private static final class ProgressReader {
+        private final Path file;
+        private final Consumer<String> progress;
+        private int offset;
+        private FileTime modified;
+        private String partial = "";
+
+        ProgressReader(Path file, Consumer<String> progress) {
+            this.file = file;
+            this.progress = progress;
+        }
+
+        boolean readNew() {
+            try {
+                if (!Files.exists(file)) {
+                    return false;
+                }
+                FileTime now = Files.getLastModifiedTime(file);
+                boolean touched = modified != null && now.compareTo(modified) > 0;
+                modified = now;
+                // A few lines a step: small enough to read whole.
+                byte[] all = Files.readAllBytes(file);
+                if (all.length <= offset) {
+                    return touched;
+                }
+                String text = partial + new String(all, offset, all.length - offset, StandardCharsets.UTF_8);
+                offset = all.length;
+                int end = text.lastIndexOf('\n');
+                partial = text.substring(end + 1);
+                if (end >= 0) {
+                    text.substring(0, end).lines().forEach(progress);
+                }
+                return true;
+            } catch (IOException e) {
+                // The daemon removes the file once it listens: daemon.json tells that next.
+                return false;
+            }
+        }
     }
 
     private static String tail(Path log) {

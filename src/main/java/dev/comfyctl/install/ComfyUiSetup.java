@@ -79,7 +79,7 @@ public final class ComfyUiSetup {
             skipped(1, dir + " is already a git checkout");
             return;
         }
-        if (Files.exists(dir) && !isEmptyDirectory(dir)) {
+        if (Files.exists(dir) && !InstallFiles.isEmptyDirectory(dir)) {
             throw failed(1, dir + " exists and is not a git checkout of ComfyUI; move it away or choose another --dir", List.of());
         }
         started(1, "cloning " + options.repoUrl());
@@ -150,7 +150,7 @@ public final class ComfyUiSetup {
         Path requirements = options.dir().resolve("requirements.txt");
         Path stamp = options.dir().resolve("venv").resolve(REQUIREMENTS_STAMP);
         String hash = sha256(requirements);
-        if (hash.equals(readQuietly(stamp))) {
+        if (hash.equals(InstallFiles.readQuietly(stamp))) {
             skipped(5, "requirements.txt unchanged since it was installed");
             return;
         }
@@ -196,7 +196,7 @@ public final class ComfyUiSetup {
     private void expectSuccess(int step, CommandRunner.Outcome outcome) {
         if (outcome instanceof CommandRunner.Exited exited) {
             if (exited.exitCode() != 0) {
-                throw failed(step, "exited with status " + exited.exitCode(), tail(exited.output()));
+                throw failed(step, "exited with status " + exited.exitCode(), InstallFiles.tail(exited.output()));
             }
         } else if (outcome instanceof CommandRunner.TimedOut timedOut) {
             throw failed(step, timedOut.description(), List.of());
@@ -224,27 +224,6 @@ public final class ComfyUiSetup {
 
     private void skipped(int step, String message) {
         listener.accept(new Progress(step, TITLES[step - 1], true, true, message));
-    }
-
-    private static List<String> tail(String output) {
-        List<String> lines = output.lines().toList();
-        return lines.subList(Math.max(0, lines.size() - 20), lines.size());
-    }
-
-    private static boolean isEmptyDirectory(Path dir) {
-        try (var entries = Files.list(dir)) {
-            return entries.findAny().isEmpty();
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static String readQuietly(Path file) {
-        try {
-            return Files.readString(file).strip();
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     private static String sha256(Path file) {

@@ -1,6 +1,7 @@
 package dev.comfyctl.install;
 
 import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.QueueDrain;
 import dev.comfyctl.events.Event;
 import dev.comfyctl.events.EventType;
 import dev.comfyctl.events.Events;
@@ -10,6 +11,7 @@ import dev.comfyctl.supervisor.StartFailedException;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -171,10 +173,11 @@ public final class ComfyUiUpdate {
             return;
         }
         started(2, "waiting for the queue of " + names(ready) + ", at most " + drainMax.toSeconds() + " s");
-        long deadline = clock.millis() + drainMax.toMillis();
+        QueueDrain drain = new QueueDrain(clock, DRAIN_POLL, drainMax, "updated");
+        Instant deadline = clock.instant().plus(drainMax);
         List<String> outcomes = new ArrayList<>();
         for (Supervised each : ready) {
-            outcomes.add(each.instance().name() + ": " + QueueDrain.until(each.client(), deadline, clock, DRAIN_POLL));
+            outcomes.add(each.instance().name() + ": " + drain.await(each.client(), deadline, queue -> { }));
         }
         finished(2, Outcome.DONE, String.join("; ", outcomes));
     }

@@ -1,5 +1,7 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,7 +31,7 @@ public final class ComponentInstaller {
      * @param firstBackoff        the wait before the first retry, doubled at each further one
      * @param dryRun              report what would be done, change nothing
      */
-    public record Options(Path comfyDir, Path modelsDir, Optional<Path> python, List<String> pipArgs, boolean stopOnNodeFailure,
+    public record Options(Path comfyDir, Path modelsDir, ComfyPython python, List<String> pipArgs, boolean stopOnNodeFailure,
                           int downloadConcurrency, int downloadRetries, Duration firstBackoff, boolean dryRun) {
         public Options {
             if (downloadConcurrency < 1) {

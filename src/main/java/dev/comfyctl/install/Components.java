@@ -1,5 +1,6 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
 import dev.comfyctl.config.Config;
 
 import java.time.Duration;
@@ -30,7 +31,7 @@ public final class Components {
 
     public static ComponentInstaller installer(Config config, boolean dryRun, InstallListener listener, Map<String, String> environment) {
         return new ComponentInstaller(new ComponentInstaller.Options(config.comfyDir(), config.modelsDir(),
-                ComfyPython.find(config.comfyDir(), config.python()), config.pipExtraArgs(), config.stopOnCustomNodeFailure(),
+                new ComfyPython(config.comfyDir(), config.python()), config.pipExtraArgs(), config.stopOnCustomNodeFailure(),
                 config.modelDownloadConcurrency(), config.modelDownloadRetries(), FIRST_BACKOFF, dryRun), listener, environment);
     }
 }

@@ -1,5 +1,6 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
 import dev.comfyctl.process.CommandRunner;
 
 import java.io.IOException;
@@ -41,14 +42,14 @@ final class CustomNodeInstaller {
     enum Result { INSTALLED, SKIPPED, PLANNED }
 
     private final Path customNodesDir;
-    private final Optional<Path> python;
+    private final ComfyPython python;
     private final List<String> pipArgs;
     private final Map<String, String> environment;
     private final InstallListener listener;
     /** git from the PATH the commands run with, which may differ from this JVM's own. */
     private final String git;
 
-    CustomNodeInstaller(Path customNodesDir, Optional<Path> python, List<String> pipArgs, Map<String, String> environment,
+    CustomNodeInstaller(Path customNodesDir, ComfyPython python, List<String> pipArgs, Map<String, String> environment,
                         InstallListener listener) {
         this.customNodesDir = customNodesDir;
         this.python = python;
@@ -62,7 +63,7 @@ final class CustomNodeInstaller {
     Result install(CustomNode node, boolean dryRun) {
         Path dir = customNodesDir.resolve(node.name());
         if (!Files.isDirectory(dir.resolve(".git"))) {
-            if (Files.exists(dir) && !isEmptyDirectory(dir)) {
+            if (Files.exists(dir) && !InstallFiles.isEmptyDirectory(dir)) {
                 throw new NodeFailure(dir + " exists and is not a git checkout; move it away, or remove the node from the manifest",
                         List.of());
             }
@@ -74,7 +75,7 @@ final class CustomNodeInstaller {
             cloneInto(node, dir);
         }
         Optional<String> target = resolveLocally(dir, node);
-        String stamp = readQuietly(dir.resolve(".git").resolve(STAMP));
+        String stamp = InstallFiles.readQuietly(dir.resolve(".git").resolve(STAMP));
         String head = head(dir);
         if (target.isPresent() && target.get().equals(head) && stamp.equals(head)) {
             listener.nodeSkipped(node, "already at " + node.refLabel() + " (" + abbreviated(head) + ")");
@@ -168,8 +169,8 @@ final class CustomNodeInstaller {
     }
 
     private Path python(Path dir) {
-        return python.orElseThrow(() -> new NodeFailure(dir.getFileName() + " needs ComfyUI's python (requirements.txt or"
-                + " install.py) and none was found; run 'comfyctl setup' or set COMFYUI_PYTHON", List.of()));
+        return python.find().orElseThrow(() -> new NodeFailure(dir.getFileName() + " needs ComfyUI's python (requirements.txt"
+                + " or install.py): " + python.notFound() + "; run 'comfyctl setup' or set COMFYUI_PYTHON", List.of()));
     }
 
     private void git(Path dir, String... arguments) {
@@ -181,7 +182,7 @@ final class CustomNodeInstaller {
     private static void expectSuccess(String what, CommandRunner.Outcome outcome) {
         if (outcome instanceof CommandRunner.Exited exited) {
             if (exited.exitCode() != 0) {
-                throw new NodeFailure(what + " exited with status " + exited.exitCode(), tail(exited.output()));
+                throw new NodeFailure(what + " exited with status " + exited.exitCode(), InstallFiles.tail(exited.output()));
             }
         } else if (outcome instanceof CommandRunner.TimedOut timedOut) {
             throw new NodeFailure(what + " " + timedOut.description(), List.of());
@@ -194,27 +195,6 @@ final class CustomNodeInstaller {
 
     private static String abbreviated(String commit) {
         return commit.length() > 12 ? commit.substring(0, 12) : commit;
-    }
-
-    private static List<String> tail(String output) {
-        List<String> lines = output.lines().toList();
-        return lines.subList(Math.max(0, lines.size() - 20), lines.size());
-    }
-
-    private static boolean isEmptyDirectory(Path dir) {
-        try (var entries = Files.list(dir)) {
-            return entries.findAny().isEmpty();
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static String readQuietly(Path file) {
-        try {
-            return Files.readString(file).strip();
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     private static void deleteRecursively(Path path) throws IOException {

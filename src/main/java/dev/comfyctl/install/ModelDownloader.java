@@ -123,26 +123,26 @@ final class ModelDownloader {
                 sleep(backoff);
                 backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
             } catch (ModelFailure e) {
-                deleteQuietly(part);
+                InstallFiles.deleteQuietly(part);
                 throw e;
             }
         }
         long size = sizeOf(part);
         if (model.size().isPresent() && model.size().getAsLong() != size) {
-            deleteQuietly(part);
+            InstallFiles.deleteQuietly(part);
             throw new ModelFailure(model.url() + " gave " + size + " bytes but the manifest says " + model.size().getAsLong()
                     + "; the download was removed. Fix the manifest's size, or the URL if it points at another file");
         }
         String hash = model.sha256().isPresent() ? sha256(part) : "";
         if (model.sha256().isPresent() && !model.sha256().get().equals(hash)) {
-            deleteQuietly(part);
+            InstallFiles.deleteQuietly(part);
             throw new ModelFailure(model.url() + " has sha256 " + hash + " but the manifest says " + model.sha256().get()
                     + "; the download was removed. Fix the manifest's sha256, or the URL if it points at another file");
         }
         try {
             Files.move(part, destination, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            deleteQuietly(part);
+            InstallFiles.deleteQuietly(part);
             throw new ModelFailure("cannot rename " + part + " to " + destination + ": " + e.getMessage());
         }
         listener.modelDone(model, "downloaded to " + destination + (model.sha256().isPresent() ? ", sha256 checked" : ""));
@@ -210,7 +210,7 @@ final class ModelDownloader {
         try (InputStream body = stream) {
             int status = response.statusCode();
             if (status == 416) {
-                deleteQuietly(part);
+                InstallFiles.deleteQuietly(part);
                 throw new Retryable("the server refused to resume at byte " + offset);
             }
             if (status == 404 || status == 410) {
@@ -224,7 +224,7 @@ final class ModelDownloader {
             }
             boolean resumed = status == 206 && offset > 0 && contentRangeStart(response) == offset;
             if (status == 206 && !resumed) {
-                deleteQuietly(part);
+                InstallFiles.deleteQuietly(part);
                 throw new Retryable("the server sent another range than the one asked for; starting over");
             }
             long start = resumed ? offset : 0;
@@ -340,14 +340,6 @@ final class ModelDownloader {
             stream.close();
         } catch (IOException e) {
             // Closing is how the stalled read is ended; its own failure changes nothing.
-        }
-    }
-
-    private static void deleteQuietly(Path file) {
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException e) {
-            // Nothing more to do: the caller's error already says the download failed.
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
 import dev.comfyctl.process.CommandRunner;
 
 import java.io.IOException;
@@ -25,7 +26,6 @@ final class Requirements {
     /** The same stamp {@link ComfyUiSetup} writes. */
     private static final String STAMP = ".comfyctl-requirements.sha256";
     private static final Duration PIP_TIMEOUT = Duration.ofMinutes(60);
-    private static final List<String> VENV_CANDIDATES = List.of("venv/bin/python", ".venv/bin/python");
     private static final String UNKNOWN = "unknown";
 
     private final UpdateSettings settings;
@@ -53,11 +53,10 @@ final class Requirements {
 
     /** Installs the checkout's requirements.txt, whose content is {@code wanted}. */
     void install(Optional<String> wanted) {
-        Path python = python().orElseThrow(() -> new UpdateException("no python for ComfyUI to install " + FILE + " with"
-                + " (looked for " + String.join(", ", VENV_CANDIDATES) + " in " + settings.dir() + "); set COMFYUI_PYTHON"
-                + " or create the virtual environment with 'comfyctl setup'", List.of()));
+        Path python = python().orElseThrow(() -> new UpdateException(comfyPython().notFound() + " to install " + FILE
+                + " with; set COMFYUI_PYTHON or create the virtual environment with 'comfyctl setup'", List.of()));
         installed = UNKNOWN;
-        stamp(python).ifPresent(Requirements::deleteQuietly);
+        stamp(python).ifPresent(InstallFiles::deleteQuietly);
         List<String> command = new ArrayList<>(List.of(python.toString(), "-m", "pip", "--disable-pip-version-check",
                 "install", "-r", settings.dir().resolve(FILE).toString()));
         command.addAll(settings.pipArgs());
@@ -82,13 +81,11 @@ final class Requirements {
     }
 
     private Optional<Path> python() {
-        if (settings.python().isPresent()) {
-            return settings.python().filter(Files::isExecutable);
-        }
-        List<Path> candidates = new ArrayList<>();
-        VENV_CANDIDATES.forEach(candidate -> candidates.add(settings.dir().resolve(candidate)));
-        candidates.add(Path.of(System.getProperty("user.home"), ".venvs", "imggen", "bin", "python"));
-        return candidates.stream().filter(Files::isExecutable).findFirst();
+        return comfyPython().find();
+    }
+
+    private ComfyPython comfyPython() {
+        return new ComfyPython(settings.dir(), settings.python());
     }
 
     /** In the virtual environment, where setup writes it; a python outside of one gets none. */
@@ -102,14 +99,6 @@ final class Requirements {
             return Files.exists(file) ? Optional.of(Files.readString(file).strip()) : Optional.empty();
         } catch (IOException e) {
             return Optional.empty();
-        }
-    }
-
-    private static void deleteQuietly(Path file) {
-        try {
-            Files.deleteIfExists(file);
-        } catch (IOException e) {
-            // A stamp left behind names requirements that were installed before; the next update installs again.
         }
     }
 

@@ -22,6 +22,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 /**
  * Chooses the backend of each proxied request when several ComfyUI instances run:
@@ -35,6 +36,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       every second) plus the prompts sent to it since; any other request without a cookie likewise, and
  *       gets the cookie that keeps it there.</li>
  * </ol>
+ * A prompt that finds every awake instance busy while others sleep wakes one more (see {@link #wakeOneMoreIfAllBusy()}).
  * With one backend every request goes to it and no cookie is set. Thread-safe; {@code choose} is called on the
  * event loop and never blocks.
  */
@@ -131,6 +133,9 @@ public final class Balancer implements AutoCloseable {
         if (backends.size() == 1) {
             return only;
         }
+        if (isPrompt(request)) {
+            wakeOneMoreIfAllBusy();
+        }
         Optional<Backend> owner = promptIdIn(request, body).map(prompts::get);
         if (owner.isPresent()) {
             return new Choice(owner.get(), false);
@@ -193,6 +198,25 @@ public final class Balancer implements AutoCloseable {
                         .thenComparingInt(this::load)
                         .thenComparing(tieBreak))
                 .orElseThrow();
+    }
+
+    /**
+     * Wakes the first sleeping backend when every awake one has prompts running or pending, so that work spreads
+     * over the GPUs instead of queueing on the first. The prompt itself still goes to an awake backend: it queues
+     * there rather than waiting for a cold start. One wake at a time: none while a backend is starting, and none
+     * while all sleep (the prompt's own backend wakes then).
+     */
+    private void wakeOneMoreIfAllBusy() {
+        List<Backend> awake = backends.stream().filter(backend -> backend.ready().getAsBoolean()).toList();
+        if (awake.isEmpty() || awake.stream().anyMatch(backend -> load(backend) == 0)
+                || backends.stream().anyMatch(backend -> backend.policy().isStarting())) {
+            return;
+        }
+        backends.stream().filter(backend -> backend.policy().canWake()).findFirst().ifPresent(sleeping -> {
+            String busy = awake.stream().map(backend -> backend.name() + " (" + load(backend) + ")").collect(Collectors.joining(", "));
+            log.info("{}: woken to share the load, every awake instance is busy: {}", sleeping.name(), busy);
+            sleeping.policy().wakeToShareLoad("POST /prompt while every awake instance is busy: " + busy);
+        });
     }
 
     private static Optional<String> promptIdIn(HttpServerRequest request, Optional<JsonObject> body) {

@@ -27,4 +27,21 @@ public interface ProxyPolicy {
 
     /** A client sent bytes over a proxied WebSocket. Called on the event loop; must not block. */
     void webSocketTraffic();
+
+    /** Whether the backend sleeps and a request may wake it. Called on the event loop; must not block. */
+    default boolean canWake() {
+        return false;
+    }
+
+    /** Whether the backend is starting, woken or started by hand. Called on the event loop; must not block. */
+    default boolean isStarting() {
+        return false;
+    }
+
+    /**
+     * Wakes the backend with no request waiting for it, to share the load of the others; does nothing unless
+     * {@link #canWake()}. Called on the event loop; must not block.
+     */
+    default void wakeToShareLoad(String cause) {
+    }
 }

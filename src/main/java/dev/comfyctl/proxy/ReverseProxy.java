@@ -263,6 +263,9 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             });
             addForwardedHeaders(request, outgoing.headers());
             stripLoopbackCredentials(request, outgoing.headers());
+            // connect() never ends the request, so when the tunnel's connection closes, however normally, Vert.x fails
+            // the request with "Connection was closed" and logs it as an ERROR unless someone handles it.
+            outgoing.exceptionHandler(e -> log.debug("tunnel of {} ended: {}", request.uri(), e.toString()));
             outgoing.connect().onComplete(connected -> {
                 if (connected.failed()) {
                     badGateway(request, target, connected.cause());

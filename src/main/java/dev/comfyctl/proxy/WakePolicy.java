@@ -36,7 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * reloads itself, an API client 503 with {@code Retry-After}. Passive requests ({@link PassiveRequests}:
  * a forgotten tab's WebSocket reconnects and polling) never wake it and never count as activity; every other
  * request, and every message a client sends over a WebSocket, restarts the idle clock. Each wake is posted as an
- * event naming the request that caused it.
+ * event naming the request that caused it. After a start fails, requests get that failure at once for the cool-down
+ * instead of each trying another start that would fail the same way; a start asked for by hand always tries.
  */
 public final class WakePolicy implements ProxyPolicy {
     private static final int RETRY_AFTER_SECONDS = 5;
@@ -47,26 +48,33 @@ public final class WakePolicy implements ProxyPolicy {
     private final PassiveRequests passive;
     private final boolean wakeOnRequest;
     private final Duration startupWait;
+    private final Duration failedCooldown;
     private final String startingPage;
     private final Events events;
     private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean waking = new AtomicBoolean();
     private final AtomicLong wakes = new AtomicLong();
+    /** When the instance last became FAILED ({@link System#nanoTime()}); meaningful only while it is FAILED. */
+    private volatile long failedAt;
 
     private record Waiter(Context context, Promise<Void> promise) {
     }
 
     public WakePolicy(Vertx vertx, ComfyInstance instance, IdleStopper idle, PassiveRequests passive,
-                      boolean wakeOnRequest, Duration startupWait, Events events) {
+                      boolean wakeOnRequest, Duration startupWait, Duration failedCooldown, Events events) {
         this.vertx = vertx;
         this.instance = instance;
         this.idle = idle;
         this.passive = passive;
         this.wakeOnRequest = wakeOnRequest;
         this.startupWait = startupWait;
+        this.failedCooldown = failedCooldown;
         this.events = events;
         this.startingPage = resource("starting.html");
         instance.addListener((name, from, to, reason) -> {
+            if (to == InstanceState.FAILED) {
+                failedAt = System.nanoTime();
+            }
             if (to == InstanceState.READY || to == InstanceState.FAILED) {
                 settleWaiters();
             }
@@ -92,11 +100,32 @@ public final class WakePolicy implements ProxyPolicy {
         if (asleep && (isPassive || !wakeOnRequest)) {
             return Future.failedFuture(new RejectedException(asleep(request, isPassive)));
         }
+        if (state == InstanceState.FAILED && coolingDown()) {
+            return Future.failedFuture(new RejectedException(coolingDown(instance.snapshot(), cooldownLeft())));
+        }
         Future<Void> ready = untilReady(request);
         if (asleep || state == InstanceState.STOPPING) {
-            wake(request);
+            wake(request.method().name() + " " + request.path());
         }
         return ready;
+    }
+
+    @Override
+    public boolean canWake() {
+        InstanceState state = instance.state();
+        return wakeOnRequest && (state == InstanceState.STOPPED || state == InstanceState.FAILED && !coolingDown());
+    }
+
+    @Override
+    public boolean isStarting() {
+        return instance.state() == InstanceState.STARTING;
+    }
+
+    @Override
+    public void wakeToShareLoad(String cause) {
+        if (canWake()) {
+            wake(cause);
+        }
     }
 
     @Override
@@ -104,10 +133,9 @@ public final class WakePolicy implements ProxyPolicy {
         idle.activity();
     }
 
-    private void wake(HttpServerRequest request) {
+    private void wake(String cause) {
         if (waking.compareAndSet(false, true)) {
             wakes.incrementAndGet();
-            String cause = request.method().name() + " " + request.path();
             events.post(EventType.WAKE, instance.name(), "woken by " + cause, Map.of("request", cause));
             instance.start(event -> { }).whenComplete((outcome, failure) -> waking.set(false));
         }
@@ -175,6 +203,26 @@ public final class WakePolicy implements ProxyPolicy {
         JsonObject body = new JsonObject().put("error", "ComfyUI could not start: " + snapshot.lastError().orElse(snapshot.state().name()))
                 .put("state", snapshot.state().name()).put("logTail", new JsonArray(snapshot.lastFailureLogTail()));
         return new Rejection(503, retryAfter(), "application/json", body.encode());
+    }
+
+    private boolean coolingDown() {
+        Duration left = cooldownLeft();
+        return !left.isNegative() && !left.isZero();
+    }
+
+    private Duration cooldownLeft() {
+        return failedCooldown.minusNanos(System.nanoTime() - failedAt);
+    }
+
+    private Rejection coolingDown(InstanceSnapshot snapshot, Duration left) {
+        long seconds = Math.max(1, (left.toMillis() + 999) / 1000);
+        JsonObject body = new JsonObject().put("error", "ComfyUI could not start: " + snapshot.lastError().orElse("it failed")
+                        + ". Requests do not try again for " + seconds + " s (WAKE_FAILED_COOLDOWN_SECONDS); fix the cause and"
+                        + " start it from /manager or with 'comfyctl start'")
+                .put("state", snapshot.state().name()).put("logTail", new JsonArray(snapshot.lastFailureLogTail()))
+                .put("retryAfterSeconds", seconds);
+        return new Rejection(503, MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.RETRY_AFTER, Long.toString(seconds)),
+                "application/json", body.encode());
     }
 
     private static Rejection json(int status, JsonObject body) {

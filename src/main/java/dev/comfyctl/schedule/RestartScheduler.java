@@ -1,7 +1,7 @@
 package dev.comfyctl.schedule;
 
 import dev.comfyctl.comfy.ComfyClient;
-import dev.comfyctl.comfy.QueueStatus;
+import dev.comfyctl.comfy.QueueDrain;
 import dev.comfyctl.events.EventType;
 import dev.comfyctl.events.Events;
 import dev.comfyctl.gpu.GpuDetector;
@@ -220,39 +220,13 @@ public final class RestartScheduler implements AutoCloseable {
 
     /** Waits for running and pending prompts, polling ComfyUI's queue, up to the drain limit. */
     private String drain(ComfyInstance instance, ComfyClient client) {
-        Instant deadline = clock.instant().plus(drainMax);
-        Instant began = clock.instant();
-        boolean announced = false;
-        while (true) {
-            QueueStatus queue;
-            try {
-                queue = client.queue();
-            } catch (RuntimeException e) {
-                return "queue unreadable (" + e.getMessage() + "), restarted without waiting";
-            }
-            if (queue.isIdle()) {
-                Duration waited = Duration.between(began, clock.instant());
-                return waited.isZero() || !announced ? "queue was empty" : "waited " + waited.toSeconds() + " s for the queue";
-            }
-            if (!clock.instant().isBefore(deadline)) {
-                return "drain limit of " + drainMax.toSeconds() + " s reached with " + queue.runningCount() + " running and "
-                        + queue.pendingCount() + " pending: restarted anyway (RESTART_DRAIN_MAX_SECONDS)";
-            }
-            if (!announced) {
-                log.info("{}: restart waits for {} running and {} pending prompt(s)", instance.name(),
-                        queue.runningCount(), queue.pendingCount());
-                events.post(EventType.DRAIN_WAIT, instance.name(), "restart waits for " + queue.runningCount()
-                                + " running and " + queue.pendingCount() + " pending prompt(s), at most " + drainMax.toSeconds() + " s",
-                        Map.of("running", queue.runningCount(), "pending", queue.pendingCount(), "drainMaxSeconds", drainMax.toSeconds()));
-                announced = true;
-            }
-            try {
-                Thread.sleep(DRAIN_POLL.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return "interrupted while waiting for the queue";
-            }
-        }
+        return new QueueDrain(clock, DRAIN_POLL, drainMax, "restarted").await(client, queue -> {
+            log.info("{}: restart waits for {} running and {} pending prompt(s)", instance.name(),
+                    queue.runningCount(), queue.pendingCount());
+            events.post(EventType.DRAIN_WAIT, instance.name(), "restart waits for " + queue.runningCount()
+                            + " running and " + queue.pendingCount() + " pending prompt(s), at most " + drainMax.toSeconds() + " s",
+                    Map.of("running", queue.runningCount(), "pending", queue.pendingCount(), "drainMaxSeconds", drainMax.toSeconds()));
+        });
     }
 
     private String vramReleased(long oldPid) {

@@ -3,6 +3,7 @@ package dev.comfyctl.supervisor;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.comfy.ComfyPython;
 import dev.comfyctl.comfy.ModelInventory;
 import dev.comfyctl.config.Config;
 import dev.comfyctl.gpu.Gpu;
@@ -37,7 +38,6 @@ import java.util.stream.Collectors;
  * happens, and the first one that cannot go on throws {@link StartFailedException} with what to do.
  */
 final class Startup {
-    private static final List<String> VENV_CANDIDATES = List.of("venv/bin/python", ".venv/bin/python");
     private static final Duration FIRST_POLL = Duration.ofMillis(10);
     private static final Duration LONGEST_POLL = Duration.ofMillis(250);
     private static final Duration WARMUP_POLL = Duration.ofMillis(100);
@@ -117,24 +117,20 @@ final class Startup {
     }
 
     private Path findPython(Path dir) {
-        if (config.python().isPresent()) {
-            Path python = config.python().get();
-            if (!Files.isExecutable(python)) {
-                throw fail(Step.PREFLIGHT, "COMFYUI_PYTHON is " + python + " but no executable python is there."
-                        + " Create the virtual environment with: python3 -m venv " + python.getParent().getParent()
-                        + " && " + python.getParent().resolve("pip") + " install -r " + dir.resolve("requirements.txt"));
-            }
-            return python;
+        ComfyPython python = new ComfyPython(dir, config.python());
+        return python.find().orElseThrow(() -> fail(Step.PREFLIGHT, python.notFound() + ". " + howToCreate(python)));
+    }
+
+    private static String howToCreate(ComfyPython python) {
+        Path dir = python.comfyDir();
+        if (python.configured().isPresent()) {
+            Path bin = python.configured().get().getParent();
+            return "Create the virtual environment with: python3 -m venv " + bin.getParent() + " && " + bin.resolve("pip")
+                    + " install -r " + dir.resolve("requirements.txt");
         }
-        List<Path> candidates = new ArrayList<>();
-        VENV_CANDIDATES.forEach(c -> candidates.add(dir.resolve(c)));
-        candidates.add(Path.of(System.getProperty("user.home"), ".venvs", "imggen", "bin", "python"));
-        return candidates.stream().filter(Files::isExecutable).findFirst().orElseThrow(() -> fail(Step.PREFLIGHT,
-                "no Python virtual environment for ComfyUI found (looked for "
-                        + candidates.stream().map(Path::toString).collect(Collectors.joining(", "))
-                        + "). Create one with: python3 -m venv " + dir.resolve("venv") + " && "
-                        + dir.resolve("venv/bin/pip") + " install -r " + dir.resolve("requirements.txt")
-                        + " (or run 'comfyctl setup', which also installs PyTorch), or set COMFYUI_PYTHON to the python that runs ComfyUI"));
+        return "Create one with: python3 -m venv " + dir.resolve("venv") + " && " + dir.resolve("venv/bin/pip")
+                + " install -r " + dir.resolve("requirements.txt") + " (or run 'comfyctl setup', which also installs PyTorch),"
+                + " or set COMFYUI_PYTHON to the python that runs ComfyUI";
     }
 
     private void stopStrays() {

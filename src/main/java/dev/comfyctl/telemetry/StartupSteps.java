@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -62,6 +63,7 @@ public final class StartupSteps {
     private final Span root;
     private final List<Running> steps = new ArrayList<>();
     private Events events = Events.NONE;
+    private final List<Consumer<Step>> watchers = new ArrayList<>();
     private boolean finished;
 
     public StartupSteps(Tracer tracer, MachineAttributes machine) {
@@ -117,6 +119,7 @@ public final class StartupSteps {
         Running step = new Running(number, name, phase, phase.spanName(component, action), span, now);
         steps.add(step);
         log.info("startup step {} ({}): {}", number, phase.attribute(), name);
+        tellWatchers(step);
         return step;
     }
 
@@ -129,6 +132,17 @@ public final class StartupSteps {
     public synchronized void publishTo(Events events) {
         this.events = events;
         steps.stream().filter(step -> step.state != State.RUNNING).forEach(this::post);
+    }
+
+    /** Tells {@code watcher} of every step as it begins and as it ends, from the steps so far (as they stand) on. */
+    public synchronized void watch(Consumer<Step> watcher) {
+        steps.forEach(step -> watcher.accept(step.snapshot()));
+        watchers.add(watcher);
+    }
+
+    private void tellWatchers(Running step) {
+        Step snapshot = step.snapshot();
+        watchers.forEach(watcher -> watcher.accept(snapshot));
     }
 
     public synchronized List<Step> list() {
@@ -243,6 +257,7 @@ public final class StartupSteps {
                 }
                 span.end(now);
                 post(this);
+                tellWatchers(this);
             }
         }
 

@@ -58,7 +58,12 @@ public final class AccessGuard implements Handler<RoutingContext> {
     }
 
     static boolean isOwn(String path) {
-        return OWN_PATHS.contains(path) || path.startsWith(OWN_PREFIX);
+        return OWN_PATHS.contains(path) || path.startsWith(OWN_PREFIX) || isJobs(path);
+    }
+
+    /** The job queue (JobRoutes): {@code /jobs}, {@code /jobs/...} and {@code /fleet}; ComfyUI's {@code /api/jobs} is not ours. */
+    private static boolean isJobs(String path) {
+        return path.equals("/jobs") || path.startsWith("/jobs/") || path.equals("/fleet");
     }
 
     /**

@@ -47,6 +47,15 @@ final class SseClient {
         connection.runOnContext(v -> write(": heartbeat\n\n"));
     }
 
+    /** Ends the stream: the client has everything there is to send. */
+    void end() {
+        connection.runOnContext(v -> {
+            if (!response.closed() && !response.ended()) {
+                response.end();
+            }
+        });
+    }
+
     boolean closed() {
         return response.closed();
     }

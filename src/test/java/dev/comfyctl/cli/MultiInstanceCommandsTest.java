@@ -30,9 +30,7 @@ class MultiInstanceCommandsTest {
     @BeforeEach
     void setUp() {
         fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        long vram = 24564L * 1024 * 1024;
-        Map<String, Object> gpu = Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram);
-        fake.behave(Map.of("devices", List.of(gpu, gpu)));
+        fake.behave(Map.of("devices", FakeComfyUi.gpus(2)));
         comfyPort = Ports.freeRun(2);
         comfyctl = new Comfyctl(temp, Map.of(
                 "COMFYCTL_HOME", temp.resolve("state").toString(),

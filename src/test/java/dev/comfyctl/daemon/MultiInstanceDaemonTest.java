@@ -56,10 +56,7 @@ class MultiInstanceDaemonTest {
     @BeforeAll
     void startTwoInstances(@TempDir Path temp) {
         FakeComfyUi fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        long vram = 24564L * 1024 * 1024;
-        fake.behave(Map.of("prompt_seconds", 1.5, "devices", List.of(
-                Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram),
-                Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram))));
+        fake.behave(Map.of("prompt_seconds", 1.5, "devices", FakeComfyUi.gpus(2)));
         config = TestConfigs.forFake(fake, temp.resolve("state"), "COMFYUI_PORT", Integer.toString(Ports.freeRun(2)),
                 "GPU_MODE", "mock", "GPU_MOCK_COUNT", "2", "WORKERS", "comfyui:auto", "IDLE_TIMEOUT_SECONDS", "0");
         daemon = Daemon.start(config, false);

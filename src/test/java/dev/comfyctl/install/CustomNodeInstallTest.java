@@ -1,5 +1,8 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.config.ConfigLoader;
 import dev.comfyctl.process.CommandRunner;
 import dev.comfyctl.testing.SystemPython;
 import dev.comfyctl.testing.Wheels;
@@ -72,7 +75,7 @@ class CustomNodeInstallTest {
     }
 
     private ComponentInstaller installer(boolean stopOnFailure) {
-        return new ComponentInstaller(new ComponentInstaller.Options(comfyDir, comfyDir.resolve("models"), Optional.of(python),
+        return new ComponentInstaller(new ComponentInstaller.Options(comfyDir, comfyDir.resolve("models"), new ComfyPython(comfyDir, Optional.of(python)),
                 List.of("--no-index", "--find-links", wheels.toString()), stopOnFailure, 2, 0, Duration.ofMillis(10), false),
                 listener, environment);
     }
@@ -121,6 +124,20 @@ class CustomNodeInstallTest {
         assertThat(dir.resolve("version.txt")).hasContent("one");
         assertThat(LocalTools.run(venvPython.toString(), "-c", "import tinynodedep; print(tinynodedep.__version__)")).contains("1.0");
         assertThat(Files.readString(pythonLog)).contains("-m pip --disable-pip-version-check install -r " + dir.resolve("requirements.txt"));
+    }
+
+    @Test
+    void aComfyuiPythonThatIsNotThereFailsTheNodeNamingTheSetting() throws Exception {
+        Path missing = temp.resolve("nowhere/bin/python");
+        Config config = ConfigLoader.load(Map.of("COMFYCTL_HOME", temp.resolve("home").toString(),
+                "COMFYUI_DIR", comfyDir.toString(), "COMFYUI_PYTHON", missing.toString()), Map.of()).config();
+
+        InstallReport report = Components.installer(config, false, listener, environment)
+                .install(new Manifest(List.of(node("NeedsPython", OptionalInt.empty(), Map.of())), List.of()));
+
+        assertThat(report.succeeded()).isFalse();
+        assertThat(listener.starting("nodeFailed")).singleElement().asString()
+                .contains("NeedsPython needs ComfyUI's python", "COMFYUI_PYTHON is " + missing + " but no executable python is there");
     }
 
     @Test
@@ -225,7 +242,7 @@ class CustomNodeInstallTest {
         CustomNode node = unordered("Planned");
 
         InstallReport report = new ComponentInstaller(new ComponentInstaller.Options(comfyDir, comfyDir.resolve("models"),
-                Optional.of(python), List.of(), false, 1, 0, Duration.ofMillis(10), true), listener, environment)
+                new ComfyPython(comfyDir, Optional.of(python)), List.of(), false, 1, 0, Duration.ofMillis(10), true), listener, environment)
                 .install(new Manifest(List.of(node), List.of()));
 
         assertThat(report.planned()).isEqualTo(1);

@@ -1,5 +1,6 @@
 package dev.comfyctl.install;
 
+import dev.comfyctl.comfy.ComfyPython;
 import dev.comfyctl.testing.Wheels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -50,7 +51,8 @@ class ModelDownloadTest {
     }
 
     private InstallReport install(int retries, int concurrency, ModelFile... models) {
-        return new ComponentInstaller(new ComponentInstaller.Options(temp.resolve("ComfyUI"), modelsDir, Optional.empty(), List.of(),
+        return new ComponentInstaller(new ComponentInstaller.Options(temp.resolve("ComfyUI"), modelsDir,
+                new ComfyPython(temp.resolve("ComfyUI"), Optional.empty()), List.of(),
                 false, concurrency, retries, Duration.ofMillis(20), false), listener, Wheels.isolatedEnvironment())
                 .install(new Manifest(List.of(), List.of(models)));
     }

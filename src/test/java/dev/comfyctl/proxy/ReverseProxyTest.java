@@ -1,5 +1,9 @@
 package dev.comfyctl.proxy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.testing.FakeComfyUi;
@@ -18,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -149,6 +154,25 @@ class ReverseProxyTest {
             ws.socket().sendText("{\"type\":\"feature_flags\",\"data\":{}}", true).get(5, TimeUnit.SECONDS);
             ws.socket().sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
             assertThat(ws.closed().get(10, TimeUnit.SECONDS)).isEqualTo(java.net.http.WebSocket.NORMAL_CLOSURE);
+        }
+    }
+
+    @Test
+    void aWebSocketTunnelThatClosesNormallyLogsNoError() throws Exception {
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.addAppender(logged);
+        try (WsRecorder ws = WsRecorder.connect(Http.CLIENT, Http.ws(base.resolve("/ws?clientId=closing")))) {
+            await().until(() -> ws.types().contains("status"));
+            ws.socket().sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "bye").get(5, TimeUnit.SECONDS);
+            assertThat(ws.closed().get(10, TimeUnit.SECONDS)).isEqualTo(java.net.http.WebSocket.NORMAL_CLOSURE);
+
+            // The proxy learns of the close a moment after the client does: give it that moment to log wrongly.
+            await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> logged.list.stream()
+                    .noneMatch(event -> event.getLevel().isGreaterOrEqual(Level.ERROR)));
+        } finally {
+            root.detachAppender(logged);
         }
     }
 

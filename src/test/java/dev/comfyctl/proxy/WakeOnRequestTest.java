@@ -200,6 +200,44 @@ class WakeOnRequestTest {
     }
 
     @Test
+    void afterAFailedStartRequestsGetTheFailureAtOnceUntilTheCooldownEndsAndAManualStartStillTries() throws Exception {
+        fake.behave(Map.of("exit_at_startup", 3));
+        startDaemon("WAKE_FAILED_COOLDOWN_SECONDS", "600");
+        assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(503);
+        assertThat(fake.starts()).hasSize(1);
+
+        List<HttpResponse<String>> again = IntStream.range(0, 5).mapToObj(i -> Http.get(base.resolve("/object_info"))).toList();
+
+        assertThat(fake.starts()).hasSize(1);
+        assertThat(again).allSatisfy(response -> {
+            assertThat(response.statusCode()).isEqualTo(503);
+            assertThat(response.headers().firstValue("Retry-After")).isPresent();
+            JsonNode body = JSON.readTree(response.body());
+            assertThat(body.path("error").asText()).contains("exited with code 3", "WAKE_FAILED_COOLDOWN_SECONDS", "comfyctl start");
+            assertThat(body.path("state").asText()).isEqualTo("FAILED");
+            assertThat(body.path("logTail").toString()).contains("simulated start-up failure");
+        });
+
+        fake.behave(Map.of());
+        daemon.instance().start(event -> { }).join();
+        assertThat(state()).isEqualTo(InstanceState.READY);
+        assertThat(fake.starts()).hasSize(2);
+        assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aRequestAfterTheCooldownTriesToStartAgain() {
+        fake.behave(Map.of("exit_at_startup", 3));
+        startDaemon("WAKE_FAILED_COOLDOWN_SECONDS", "1");
+        assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(503);
+        fake.behave(Map.of());
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> Http.get(base.resolve("/object_info")).statusCode() == 200);
+
+        assertThat(fake.starts()).hasSize(2);
+    }
+
+    @Test
     void theRootGoesToTheManagerPageWhenComfyUiSleepsAndMayNotBeWoken() {
         startDaemon("WAKE_ON_REQUEST", "false");
 

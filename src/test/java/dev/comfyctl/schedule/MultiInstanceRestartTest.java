@@ -54,9 +54,7 @@ class MultiInstanceRestartTest {
     @Test
     void aScheduledRestartRestartsTheInstancesOneAfterAnotherSoOneAlwaysServes() {
         FakeComfyUi fake = FakeComfyUi.install(temp.resolve("ComfyUI"));
-        long vram = 24_576L * 1024 * 1024;
-        Map<String, Object> device = Map.of("name", "Mock GPU", "vram_total", vram, "vram_free", vram);
-        fake.behave(Map.of("prompt_seconds", 3, "devices", List.of(device, device)));
+        fake.behave(Map.of("prompt_seconds", 3, "devices", FakeComfyUi.gpus(2)));
         Config config = TestConfigs.forFake(fake, temp.resolve("state"), "WORKERS", "comfyui:2", "GPU_MOCK_COUNT", "2",
                 "COMFYUI_PORT", Integer.toString(Ports.freeRun(2)));
         GpuDetector gpus = GpuDetector.mock(2, config.mockGpuVramMib(), config.mockGpuName());

@@ -67,6 +67,20 @@ class StartupStepsTest {
     }
 
     @Test
+    void aWatcherLearnsTheStepsSoFarThenEachStepAsItBeginsAndAsItEnds() {
+        steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> { });
+        List<String> seen = new ArrayList<>();
+
+        steps.watch(step -> seen.add(step.number() + " " + step.name() + " " + step.state()));
+        steps.skip(Phase.COMPONENTS, "custom_nodes", "install", "Custom nodes", "none in the manifest");
+        StartupSteps.Running models = steps.begin(Phase.COMPONENTS, "models", "install", "Models");
+        models.fail("install_failed", "1 model failed");
+
+        assertThat(seen).containsExactly("1 Configuration DONE", "2 Custom nodes RUNNING", "2 Custom nodes SKIPPED",
+                "3 Models RUNNING", "3 Models FAILED");
+    }
+
+    @Test
     void stepsThatEndedBeforeTheEventLogOpenedArePostedWhenItDoesAndLaterOnesAsTheyEnd() {
         steps.run(Phase.ENVIRONMENT, "config", "load", "Configuration", () -> "3 settings");
         StartupSteps.Running gpu = steps.begin(Phase.HARDWARE, "gpu", "detect", "GPU detection");

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -77,6 +78,16 @@ public final class FakeComfyUi {
     /** The install's {@code venv/bin/python}, a symlink to a real python 3. */
     public Path python() {
         return dir.resolve("venv/bin/python");
+    }
+
+    /**
+     * {@code count} CUDA devices for fake.json's {@code devices}, like the mock GPUs of {@code TestConfigs}
+     * (an RTX 4090 with 24 GB): the fake refuses a {@code --cuda-device} it has no device for.
+     */
+    public static List<Map<String, Object>> gpus(int count) {
+        long vram = 24564L * 1024 * 1024;
+        Map<String, Object> gpu = Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram);
+        return Collections.nCopies(count, gpu);
     }
 
     /**

@@ -72,6 +72,25 @@ class AccessGuardTest {
     }
 
     @Test
+    void theJobQueueIsComfyctlsOwnBehindTheTokenWhileComfyUisApiJobsStaysProxied() {
+        startDaemon("MANAGER_TOKEN", TOKEN, "WAKE_ON_REQUEST", "false");
+
+        HttpResponse<String> withoutToken = Http.get(base.resolve("/jobs"));
+        HttpResponse<String> withToken = Http.send(HttpRequest.newBuilder(base.resolve("/jobs?state=queued"))
+                .header("Authorization", "Bearer " + TOKEN));
+        HttpResponse<String> fromAnotherSite = Http.send(HttpRequest.newBuilder(base.resolve("/jobs"))
+                .header("Authorization", "Bearer " + TOKEN).header("Origin", "http://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")));
+        HttpResponse<String> comfyJobs = Http.get(base.resolve("/api/jobs"));
+
+        assertThat(withoutToken.statusCode()).isEqualTo(401);
+        assertThat(withToken.statusCode()).isEqualTo(200);
+        assertThat(withToken.body()).contains("\"jobs\"");
+        assertThat(fromAnotherSite.statusCode()).isEqualTo(403);
+        assertThat(comfyJobs.statusCode()).as("proxied to the sleeping ComfyUI, not refused").isEqualTo(503);
+    }
+
+    @Test
     void theBearerTokenOpensTheControlApi() {
         startDaemon("MANAGER_TOKEN", TOKEN);
 

@@ -157,9 +157,7 @@ class ManagerPageBrowserTest {
     @Test
     void withSeveralInstancesThePageShowsEachOneWithItsState() {
         daemon.close();
-        long vram = 24564L * 1024 * 1024;
-        Map<String, Object> gpu = Map.of("name", "NVIDIA GeForce RTX 4090", "vram_total", vram, "vram_free", vram);
-        fake.behave(Map.of("devices", List.of(gpu, gpu)));
+        fake.behave(Map.of("devices", FakeComfyUi.gpus(2)));
         config = TestConfigs.forFake(fake, temp.resolve("state-multi"), "WORKERS", "comfyui:auto", "GPU_MOCK_COUNT", "2",
                 "COMFYUI_PORT", Integer.toString(Ports.freeRun(2)));
         daemon = Daemon.start(config, false);

@@ -1,0 +1,374 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.config.ConfigLoader;
+import dev.comfyctl.daemon.Daemon;
+import dev.comfyctl.jobs.Job;
+import dev.comfyctl.jobs.JobBackend;
+import dev.comfyctl.jobs.JobSpec;
+import dev.comfyctl.jobs.JobState;
+import dev.comfyctl.jobs.JobStore;
+import io.vertx.core.Vertx;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * End-to-end job queue figures against fake ComfyUIs that complete prompts at once (prompt_seconds 0):
+ * jobs/s through the embedded queue (1 daemon) and through Redis (4 daemons, one instance each), per-job
+ * dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt, history,
+ * /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes killed
+ * at random (kill -9), counting jobs lost and results kept twice.
+ * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR MAIN_PY REDIS_URL JOBS SOAK_JOBS
+ */
+public class JobsBench {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    static final String PROMPT = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":8,\"height\":8,\"batch_size\":1,\"color\":0}},"
+            + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";
+
+    static Path dir;
+    static Path mainPy;
+    static URI redis;
+
+    public static void main(String[] args) {
+        try {
+            run(args);
+            System.exit(0);
+        } catch (Exception e) {
+            e.printStackTrace();
+            // Closes the daemons (shutdown hook), so no fake ComfyUI is left behind.
+            System.exit(1);
+        }
+    }
+
+    static void run(String[] args) throws Exception {
+        dir = Path.of(args[0]);
+        mainPy = Path.of(args[1]);
+        redis = URI.create(args[2]);
+        int jobs = Integer.parseInt(args[3]);
+        int soakJobs = Integer.parseInt(args[4]);
+        List<String> rows = new ArrayList<>();
+
+        // Embedded: one daemon, SQLite, JOBS_PER_INSTANCE=2 (the default).
+        List<Daemon> one = daemons(1, "", "embedded");
+        double directOne = direct(List.of(comfyPort(one.get(0))), jobs / 2, 2);
+        throughQueue(one, jobs / 4);
+        double embedded = throughQueue(one, jobs);
+        one.forEach(Daemon::close);
+        rows.add(row("embedded (SQLite), 1 daemon, 2 slots", embedded, directOne, 500));
+
+        // Redis: four daemons sharing one queue, one instance each.
+        List<Daemon> four = daemons(4, redis.toString(), "fleet");
+        List<Integer> ports = four.stream().map(JobsBench::comfyPort).toList();
+        double directFour = direct(ports, jobs / 2, 8);
+        throughQueue(four, jobs / 4);
+        double fleet = throughQueue(four, jobs);
+        four.forEach(Daemon::close);
+        rows.add(row("Redis, 4 daemons (workers), 2 slots each", fleet, directFour, 1000));
+
+        System.out.printf("%-44s %9s  %-34s %7s  %16s  %s%n", "figure", "jobs/s", "baseline: fakes driven directly", "ratio",
+                "overhead/job", "goal");
+        rows.forEach(System.out::println);
+        System.out.println();
+        soak(soakJobs);
+    }
+
+    static String row(String name, double rate, double direct, double goal) {
+        double overheadMs = 1000.0 / rate - 1000.0 / direct;
+        return String.format("%-44s %9.0f  %-34s %6.2fx  %13.2f ms  >= %.0f jobs/s %s, < 5 ms %s", name, rate,
+                String.format("%.0f prompts/s", direct), rate / direct, overheadMs, goal, rate >= goal ? "MET" : "NOT MET",
+                overheadMs < 5 ? "MET" : "NOT MET");
+    }
+
+    /** Daemons in this JVM, each with its own fake ComfyUI, ready. */
+    static List<Daemon> daemons(int count, String queueUrl, String name) throws Exception {
+        List<Daemon> daemons = new ArrayList<>();
+        // Closing a daemon stops its ComfyUI: also when the run is interrupted.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> daemons.forEach(Daemon::close)));
+        for (int i = 0; i < count; i++) {
+            Path home = dir.resolve(name + "-" + i);
+            Path install = install(home.resolve("ComfyUI"));
+            Daemon daemon = Daemon.start(config(home, queueUrl, install), false);
+            daemon.instance().start(event -> { }).join();
+            daemons.add(daemon);
+        }
+        return daemons;
+    }
+
+    static Config config(Path home, String queueUrl, Path install) {
+        Map<String, String> env = environment(home, queueUrl, install);
+        return ConfigLoader.load(env, Map.of()).config();
+    }
+
+    static final Map<Path, Map<String, String>> ENVIRONMENTS = new HashMap<>();
+
+    /** Free ports are chosen once per home, so a config read again names the same daemon. */
+    static synchronized Map<String, String> environment(Path home, String queueUrl, Path install) {
+        return ENVIRONMENTS.computeIfAbsent(home, h -> {
+            Map<String, String> env = new HashMap<>();
+            env.put("COMFYCTL_HOME", home.toString());
+            env.put("COMFYUI_DIR", install.toString());
+            env.put("COMFYUI_PORT", Integer.toString(freePort()));
+            env.put("MANAGER_PORT", Integer.toString(freePort()));
+            env.put("HEALTH_PORT", "0");
+            env.put("QUEUE_URL", queueUrl);
+            env.put("GPU_MODE", "mock");
+            env.put("IDLE_TIMEOUT_SECONDS", "0");
+            env.put("HEALTH_CHECK_INTERVAL_SECONDS", "0");
+            env.put("COMFYUI_RESTART_INTERVAL", "0");
+            env.put("COMFYUI_STOP_GRACE_SECONDS", "2");
+            env.put("COMFYUI_CRASH_BACKOFF_SECONDS", "0");
+            return env;
+        });
+    }
+
+    static Path install(Path comfy) throws Exception {
+        for (String folder : List.of("models/checkpoints", "custom_nodes", "input", "output", "temp", "user", "venv/bin")) {
+            Files.createDirectories(comfy.resolve(folder));
+        }
+        Files.copy(mainPy, comfy.resolve("main.py"));
+        Files.writeString(comfy.resolve("requirements.txt"), "torch\n");
+        Files.writeString(comfy.resolve("fake.json"), "{\"prompt_seconds\": 0}");
+        Path python = Path.of(new ProcessBuilder("sh", "-c", "command -v python3").start().inputReader().readLine());
+        Files.createSymbolicLink(comfy.resolve("venv/bin/python"), python.toRealPath());
+        return comfy;
+    }
+
+    static int comfyPort(Daemon daemon) {
+        return daemon.instance().snapshot().port();
+    }
+
+    /** Prompts/s of the fakes driven the way a worker drives them, {@code concurrency} clients spread over them. */
+    static double direct(List<Integer> ports, int prompts, int concurrency) throws Exception {
+        ExecutorService clients = Executors.newFixedThreadPool(concurrency);
+        AtomicInteger left = new AtomicInteger(prompts);
+        long start = System.nanoTime();
+        List<Future<?>> done = new ArrayList<>();
+        for (int c = 0; c < concurrency; c++) {
+            int port = ports.get(c % ports.size());
+            done.add(clients.submit(() -> {
+                String clientId = "direct-" + java.util.UUID.randomUUID();
+                BlockingQueue<JsonNode> messages = new LinkedBlockingQueue<>();
+                WebSocket socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws?clientId=" + clientId),
+                        new WebSocket.Listener() {
+                            final StringBuilder text = new StringBuilder();
+
+                            @Override
+                            public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+                                text.append(data);
+                                if (last) {
+                                    try {
+                                        messages.add(JSON.readTree(text.toString()));
+                                    } catch (Exception e) {
+                                        throw new IllegalStateException(e);
+                                    }
+                                    text.setLength(0);
+                                }
+                                ws.request(1);
+                                return null;
+                            }
+                        }).get(10, TimeUnit.SECONDS);
+                // ComfyUI registers the socket after the handshake: wait for its greeting before submitting.
+                while (!messages.take().path("data").path("sid").asText().equals(clientId)) {
+                    continue;
+                }
+                while (left.getAndDecrement() > 0) {
+                    String answer = post("http://127.0.0.1:" + port + "/prompt", "{\"prompt\":" + PROMPT + ",\"client_id\":\"" + clientId + "\"}");
+                    String promptId = JSON.readTree(answer).path("prompt_id").asText();
+                    while (true) {
+                        JsonNode message = messages.poll(30, TimeUnit.SECONDS);
+                        if (message == null) {
+                            throw new IllegalStateException("no message from the fake in 30 s");
+                        }
+                        JsonNode data = message.path("data");
+                        if (message.path("type").asText().equals("executing") && data.path("node").isNull()
+                                && promptId.equals(data.path("prompt_id").asText())) {
+                            break;
+                        }
+                    }
+                    JsonNode history = JSON.readTree(get("http://127.0.0.1:" + port + "/history/" + promptId)).path(promptId);
+                    JsonNode image = history.path("outputs").path("2").path("images").get(0);
+                    get("http://127.0.0.1:" + port + "/view?filename=" + image.path("filename").asText() + "&type=output&subfolder=");
+                }
+                socket.abort();
+                return null;
+            }));
+        }
+        for (Future<?> f : done) {
+            f.get();
+        }
+        clients.shutdown();
+        return prompts / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * Jobs/s from the first POST /jobs to the last job finished, submitting from 4 threads to the daemons. The
+     * jobs are then looked at through the API (the embedded store is the daemon's alone), oldest first.
+     */
+    static double throughQueue(List<Daemon> daemons, int jobs) throws Exception {
+        ExecutorService submitters = Executors.newFixedThreadPool(4);
+        AtomicInteger left = new AtomicInteger(jobs);
+        List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        long start = System.nanoTime();
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            String base = daemons.get(t % daemons.size()).info().baseUrl();
+            done.add(submitters.submit(() -> {
+                while (left.getAndDecrement() > 0) {
+                    ids.add(JSON.readTree(post(base + "/jobs", "{\"prompt\":" + PROMPT + "}")).path("id").asText());
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : done) {
+            f.get();
+        }
+        submitters.shutdown();
+        String base = daemons.get(0).info().baseUrl();
+        int succeeded = 0;
+        for (String id : ids) {
+            while (true) {
+                String state = JSON.readTree(get(base + "/jobs/" + id)).path("state").asText();
+                if (state.equals("succeeded") || state.equals("failed") || state.equals("cancelled")) {
+                    succeeded += state.equals("succeeded") ? 1 : 0;
+                    break;
+                }
+                Thread.sleep(5);
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (succeeded != jobs) {
+            System.err.println("warning: " + succeeded + " of " + jobs + " jobs succeeded");
+        }
+        return jobs / seconds;
+    }
+
+    /** Worker processes on Redis, one killed (-9) and restarted every few seconds while the jobs run. */
+    static void soak(int jobs) throws Exception {
+        int workers = 3;
+        Path outputs = dir.resolve("soak-outputs");
+        List<Map<String, String>> environments = new ArrayList<>();
+        for (int i = 0; i < workers; i++) {
+            Path home = dir.resolve("soak-" + i);
+            Map<String, String> env = new HashMap<>(environment(home, redis.toString(), install(home.resolve("ComfyUI"))));
+            env.put("JOBS_OUTPUT_DIR", outputs.toString());
+            env.put("JOB_VISIBILITY_SECONDS", "2");
+            env.put("JOB_MAX_ATTEMPTS", "50");
+            environments.add(env);
+        }
+        Process[] processes = new Process[workers];
+        for (int i = 0; i < workers; i++) {
+            processes[i] = serve(environments.get(i), i);
+        }
+        Vertx vertx = Vertx.vertx();
+        Map<String, String> env = environments.get(0);
+        Config config = ConfigLoader.load(env, Map.of()).config();
+        try (JobBackend backend = JobBackend.open(config, vertx)) {
+            JobStore store = backend.store();
+            // A fresh soak: the earlier figures' jobs are already finished, only the new ones are counted.
+            List<String> ids = new ArrayList<>();
+            long start = System.nanoTime();
+            for (int i = 0; i < jobs; i++) {
+                ids.add(store.enqueue(new JobSpec(PROMPT, 0, Optional.empty(), List.of())).id());
+            }
+            Random random = new Random(42);
+            int kills = 0;
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
+            while (System.nanoTime() < deadline && (store.depth() > 0 || !store.list(Optional.of(JobState.RUNNING), 1).isEmpty())) {
+                Thread.sleep(3000);
+                if (store.depth() > 0) {
+                    int victim = random.nextInt(workers);
+                    processes[victim].destroyForcibly().waitFor();
+                    kills++;
+                    processes[victim] = serve(environments.get(victim), victim);
+                }
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            int succeeded = 0;
+            int failed = 0;
+            int lost = 0;
+            int keptTwice = 0;
+            int reRun = 0;
+            for (String id : ids) {
+                Job job = store.find(id).orElse(null);
+                if (job == null || !job.state().finished()) {
+                    lost++;
+                    continue;
+                }
+                if (job.state() == JobState.SUCCEEDED) {
+                    succeeded++;
+                } else {
+                    failed++;
+                }
+                if (job.attempts() > 1) {
+                    reRun++;
+                }
+                long attemptsWithResults = job.outputs().stream().map(o -> Path.of(o.path()).getName(1)).distinct().count();
+                if (job.outputs().size() != (job.state() == JobState.SUCCEEDED ? 1 : 0) || attemptsWithResults > 1) {
+                    keptTwice++;
+                }
+            }
+            System.out.printf("soak: %d jobs on Redis, %d worker processes, %d kill -9 (one every 3 s, restarted), %.0f s (%.0f jobs/s)%n",
+                    jobs, workers, kills, seconds, jobs / seconds);
+            System.out.printf("soak: succeeded %d, failed %d, lost %d (goal 0: %s), results kept twice %d (goal 0: %s), ran again after a kill %d%n",
+                    succeeded, failed, lost, lost == 0 ? "MET" : "NOT MET", keptTwice, keptTwice == 0 ? "MET" : "NOT MET", reRun);
+        } finally {
+            for (Process process : processes) {
+                process.destroy();
+                process.waitFor(30, TimeUnit.SECONDS);
+            }
+            vertx.close();
+        }
+    }
+
+    static Process serve(Map<String, String> env, int index) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx192m", "-cp",
+                System.getProperty("java.class.path"), "dev.comfyctl.cli.Main", "serve")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("soak-" + index + ".log").toFile()));
+        builder.environment().putAll(env);
+        return builder.start();
+    }
+
+    static String post(String url, String body) throws Exception {
+        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() / 100 != 2) {
+            throw new IllegalStateException("POST " + url + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return response.body();
+    }
+
+    static String get(String url) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Job queue benchmark (issue 6): jobs/s and per-job dispatch overhead through the embedded queue (1 daemon) and
+# Redis (4 daemons), against fake ComfyUIs that complete prompts at once, beside the same fakes driven directly
+# in the same run; then a soak on Redis with worker processes killed at random, counting lost and doubled jobs.
+# Usage: bench/jobs.sh [jobs] [soak jobs]   (default 2000 and 10000)
+set -euo pipefail
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+jobs="${1:-2000}"
+soak="${2:-10000}"
+if [ -d /usr/lib/jvm/temurin-25-jdk-amd64 ] && [ -z "${JAVA_HOME:-}" ]; then
+  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
+fi
+java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+command -v redis-server >/dev/null || { echo "jobs.sh: needs redis-server (apt-get install redis-server)" >&2; exit 2; }
+(cd "$root" && mvn -B -q -o -DskipTests package) >&2
+work="$(mktemp -d)"
+redis_pid=""
+trap '[ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes --appendfsync everysec \
+  --daemonize no --logfile "$work/redis.log" & redis_pid=$!
+until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
+
+echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores" >&2
+COMFYCTL_LOG_LEVEL=WARN "$java" -cp "$root/target/comfyctl.jar" "$root/bench/JobsBench.java" "$work" \
+  "$root/src/test/resources/fake-comfyui/main.py" "redis://127.0.0.1:$port/0" "$jobs" "$soak"

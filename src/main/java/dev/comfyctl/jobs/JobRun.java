@@ -1,0 +1,294 @@
+package dev.comfyctl.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.comfyctl.comfy.ComfyApiException;
+import dev.comfyctl.comfy.PromptRejectedException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One attempt of one job on one ComfyUI: uploads its inputs, opens the WebSocket, submits the prompt, relays
+ * ComfyUI's messages as job events, then stores each output and succeeds the job.
+ *
+ * <p>How it ends: ComfyUI gone (crash, restart, lost connection) is a retryable failure; a node's execution error
+ * or a prompt ComfyUI refuses is final, with ComfyUI's error; a cancel ({@link #cancel()}, when the lease renewal
+ * says so) interrupts ComfyUI and takes the prompt out of its queue; {@link #abandon()} (shutdown) gives the job
+ * back untouched.
+ */
+final class JobRun implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(JobRun.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration POLL = Duration.ofMillis(200);
+    private static final int HISTORY_TRIES = 25;
+    private static final Duration UNREACHABLE_PAUSE = Duration.ofSeconds(1);
+    /** Progress messages come several a second per node; the store keeps one every this often, and every last step. */
+    private static final Duration PROGRESS_EVERY = Duration.ofMillis(100);
+    private static final Set<String> RELAYED = Set.of("execution_start", "execution_cached", "executing", "progress",
+            "executed", "execution_success", "execution_error", "execution_interrupted");
+
+    private final Lease lease;
+    private final JobTarget target;
+    private final JobStore store;
+    private final JobOutputs outputs;
+    private final HttpClient http;
+    private final Duration timeout;
+    private volatile boolean cancelled;
+    private volatile boolean abandoned;
+    private volatile String promptId;
+
+    JobRun(Lease lease, JobTarget target, JobStore store, JobOutputs outputs, HttpClient http, Duration timeout) {
+        this.lease = lease;
+        this.target = target;
+        this.store = store;
+        this.outputs = outputs;
+        this.http = http;
+        this.timeout = timeout;
+    }
+
+    Lease lease() {
+        return lease;
+    }
+
+    JobTarget target() {
+        return target;
+    }
+
+    /** The job was cancelled (or its lease lost): stop it in ComfyUI and drop it. */
+    void cancel() {
+        cancelled = true;
+    }
+
+    /** comfyctl is shutting down: give the job back untouched, to run again after the restart. */
+    void abandon() {
+        abandoned = true;
+    }
+
+    @Override
+    public void run() {
+        String jobId = lease.jobId();
+        try {
+            List<JobOutput> stored = execute();
+            if (stored == null) {
+                return;
+            }
+            if (store.succeed(lease, stored)) {
+                log.info("job {} succeeded on {} (attempt {}, {} output(s))", jobId, target.name(), lease.attempt(), stored.size());
+            } else {
+                log.info("job {}: attempt {} finished after another attempt or a lost lease; its result is dropped", jobId, lease.attempt());
+                outputs.deleteAttempt(jobId, lease.attempt());
+            }
+        } catch (FinalFailure e) {
+            log.info("job {} failed on {}: {}", jobId, target.name(), e.getMessage());
+            store.fail(lease, e.getMessage(), false);
+        } catch (ComfyUnreachableException | ComfyApiException | IOException e) {
+            if (promptId == null && !(e instanceof IOException)) {
+                // ComfyUI never got the prompt (it is going down or restarting): not an attempt, and this
+                // instance gets a moment before it is offered another job.
+                log.info("job {}: {} is unreachable before the prompt was submitted, giving the job back: {}", jobId,
+                        target.name(), e.getMessage());
+                target.pause(UNREACHABLE_PAUSE);
+                store.release(lease);
+            } else if (!giveUpQuietly()) {
+                log.info("job {} attempt {} failed on {}, retryable: {}", jobId, lease.attempt(), target.name(), e.getMessage());
+                store.fail(lease, e.getMessage(), true);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            store.release(lease);
+        } catch (RuntimeException e) {
+            log.warn("job {} attempt {} failed unexpectedly on {}", jobId, lease.attempt(), target.name(), e);
+            store.fail(lease, "comfyctl failed running it: " + e, true);
+        }
+    }
+
+    /** The stored outputs, or null when the run ended without a result to keep (cancelled, abandoned). */
+    private List<JobOutput> execute() throws ComfyUnreachableException, IOException, FinalFailure, InterruptedException {
+        JsonNode prompt = parse(lease.job().spec().prompt());
+        ComfyFiles files = new ComfyFiles(http, target.client().baseUri(), timeout);
+        for (JobInput input : lease.job().spec().inputs()) {
+            try {
+                files.upload(input);
+            } catch (IOException e) {
+                throw new FinalFailure(e.getMessage());
+            }
+        }
+        String clientId = "comfyctl-" + lease.jobId() + "-" + lease.attempt();
+        try (PromptSocket socket = PromptSocket.open(http, target.client().baseUri(), clientId, timeout)) {
+            try {
+                promptId = target.client().submit(prompt, clientId).promptId();
+            } catch (PromptRejectedException e) {
+                throw new FinalFailure("ComfyUI refused the workflow: " + e.getMessage() + "; node_errors: " + e.nodeErrors());
+            }
+            if (!follow(socket, prompt.size())) {
+                return null;
+            }
+        }
+        return store(files, history());
+    }
+
+    /** Relays the prompt's messages until it ends; false when it was cancelled or abandoned. */
+    private boolean follow(PromptSocket socket, int nodes) throws ComfyUnreachableException, FinalFailure, InterruptedException {
+        Set<String> done = new HashSet<>();
+        boolean succeeded = false;
+        String running = null;
+        Instant lastProgress = Instant.EPOCH;
+        while (true) {
+            if (abandoned) {
+                store.release(lease);
+                return false;
+            }
+            if (cancelled) {
+                stopInComfy();
+                // The refused renewal already ended the job CANCELLED (or another worker holds it): nothing to keep.
+                store.release(lease);
+                return false;
+            }
+            Optional<JsonNode> next = socket.next(POLL);
+            if (next.isEmpty()) {
+                continue;
+            }
+            JsonNode message = next.get();
+            String type = message.path("type").asText();
+            JsonNode data = message.path("data");
+            if (!RELAYED.contains(type) || !promptId.equals(data.path("prompt_id").asText())) {
+                continue;
+            }
+            if (nothingToTell(type, data) && !succeeded) {
+                continue;
+            }
+            double progress = done.size() / (double) Math.max(1, nodes);
+            switch (type) {
+                case "execution_cached" -> data.path("nodes").forEach(node -> done.add(node.asText()));
+                case "executing" -> {
+                    if (running != null) {
+                        done.add(running);
+                    }
+                    running = data.path("node").isNull() ? null : data.path("node").asText();
+                }
+                case "progress" -> {
+                    double max = Math.max(1, data.path("max").asDouble(1));
+                    progress = (done.size() + data.path("value").asDouble() / max) / Math.max(1, nodes);
+                    boolean last = data.path("value").asDouble() >= max;
+                    if (!last && Duration.between(lastProgress, Instant.now()).compareTo(PROGRESS_EVERY) < 0) {
+                        continue;
+                    }
+                    lastProgress = Instant.now();
+                }
+                default -> {
+                }
+            }
+            if (type.equals("execution_success") || succeeded) {
+                progress = 1.0;
+            }
+            store.progress(lease, Math.min(1.0, progress), new JobEvent(lease.jobId(), Instant.now(), type, data.toString()));
+            switch (type) {
+                case "execution_success" -> succeeded = true;
+                case "executing" -> {
+                    // ComfyUI stores the history entry after execution_success and before this "node: null".
+                    if (succeeded && data.path("node").isNull()) {
+                        return true;
+                    }
+                }
+                case "execution_error" -> throw new FinalFailure("node " + data.path("node_id").asText() + " ("
+                        + data.path("node_type").asText() + ") failed: " + data.path("exception_type").asText("error") + ": "
+                        + data.path("exception_message").asText().strip());
+                case "execution_interrupted" -> {
+                    if (!cancelled) {
+                        throw new ComfyUnreachableException("ComfyUI interrupted the prompt at node "
+                                + data.path("node_id").asText() + " (someone pressed cancel in ComfyUI, or it is restarting)", null);
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+    }
+
+    /** The prompt's history entry; asked again briefly if ComfyUI has not written it yet. */
+    private JsonNode history() throws InterruptedException, ComfyUnreachableException {
+        for (int tries = 0; tries < HISTORY_TRIES; tries++) {
+            JsonNode entry = target.client().history(promptId);
+            if (entry.has("outputs")) {
+                return entry;
+            }
+            Thread.sleep(POLL.toMillis());
+        }
+        throw new ComfyUnreachableException("ComfyUI finished prompt " + promptId + " but has no history entry for it", null);
+    }
+
+    /** Nothing cached, or ComfyUI between nodes: not worth a durable write per job. */
+    private static boolean nothingToTell(String type, JsonNode data) {
+        return type.equals("execution_cached") && data.path("nodes").isEmpty();
+    }
+
+    private void stopInComfy() {
+        try {
+            new ComfyFiles(http, target.client().baseUri(), timeout).deleteQueued(promptId);
+            if (target.client().queue().running().contains(promptId)) {
+                target.client().interrupt();
+            }
+        } catch (ComfyUnreachableException | ComfyApiException e) {
+            log.info("job {}: could not stop prompt {} in ComfyUI ({}); it is gone with ComfyUI", lease.jobId(), promptId, e.getMessage());
+        }
+    }
+
+    private List<JobOutput> store(ComfyFiles files, JsonNode history) throws ComfyUnreachableException, IOException {
+        List<JobOutput> stored = new ArrayList<>();
+        Iterator<Map.Entry<String, JsonNode>> nodes = history.path("outputs").fields();
+        while (nodes.hasNext()) {
+            Map.Entry<String, JsonNode> node = nodes.next();
+            for (JsonNode list : node.getValue()) {
+                for (JsonNode file : list) {
+                    if (!file.path("filename").isTextual()) {
+                        continue;
+                    }
+                    String filename = file.path("filename").asText();
+                    String subfolder = file.path("subfolder").asText("");
+                    String type = file.path("type").asText("output");
+                    Path relative = outputs.attemptPath(lease.jobId(), lease.attempt(), subfolder, filename);
+                    ComfyFiles.Stored copy = files.download(filename, subfolder, type, outputs.resolve(relative));
+                    stored.add(new JobOutput(node.getKey(), filename, subfolder, type, relative.toString(), copy.size(), copy.sha256()));
+                }
+            }
+        }
+        return stored;
+    }
+
+    private boolean giveUpQuietly() {
+        if (abandoned) {
+            store.release(lease);
+            return true;
+        }
+        return false;
+    }
+
+    private static JsonNode parse(String prompt) throws FinalFailure {
+        try {
+            return JSON.readTree(prompt);
+        } catch (JsonProcessingException e) {
+            throw new FinalFailure("the stored workflow is not JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** A failure that running the job again would not fix. */
+    private static final class FinalFailure extends Exception {
+        FinalFailure(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.comfyctl.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.comfyctl.config.Config;
+import dev.comfyctl.events.Events;
+import dev.comfyctl.supervisor.InstanceState;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.http.HttpClient;
+import java.time.Instant;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.concurrent.Executors;
+
+/**
+ * The durable job queue of one daemon: the store, submit-time validation, the dispatcher feeding this daemon's
+ * instances, where outputs go and the per-job webhooks. Closing gives running jobs back and closes the store.
+ */
+public final class JobService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(JobService.class);
+
+    private final JobBackend backend;
+    private final JobStore store;
+    private final WorkflowValidator validator;
+    private final JobOutputs outputs;
+    private final Dispatcher dispatcher;
+    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "jobs-background");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    private JobService(JobBackend backend, WorkflowValidator validator, JobOutputs outputs, Dispatcher dispatcher) {
+        this.backend = backend;
+        this.store = backend.store();
+        this.validator = validator;
+        this.outputs = outputs;
+        this.dispatcher = dispatcher;
+    }
+
+    /**
+     * Starts dispatching the backend's jobs to {@code targets} and sending this machine's fleet heartbeat; the
+     * service owns the backend from now on.
+     *
+     * @param gpus this machine's GPU names, for the heartbeat
+     */
+    public static JobService start(Config config, JobBackend backend, List<JobTarget> targets, Events events,
+                                   Supplier<List<String>> gpus) {
+        JobStore store = backend.store();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+        WorkflowValidator validator = new WorkflowValidator(config.home().resolve("object_info.json"), () -> targets.stream()
+                .filter(target -> target.instance().state() == InstanceState.READY).findFirst()
+                .map(target -> new ComfyFiles(http, target.client().baseUri(), target.client().requestTimeout())));
+        JobOutputs outputs = new JobOutputs(config.jobsOutputDir());
+        JobWebhook webhook = new JobWebhook();
+        Dispatcher dispatcher = new Dispatcher(store, targets, outputs, config.jobVisibility(), events,
+                jobId -> store.find(jobId).filter(job -> job.state().finished()).ifPresent(webhook::finished));
+        JobService service = new JobService(backend, validator, outputs, dispatcher);
+        for (JobTarget target : targets) {
+            target.instance().addListener((name, from, to, reason) -> {
+                if (to == InstanceState.READY) {
+                    service.background.execute(validator::refresh);
+                }
+            });
+        }
+        dispatcher.start();
+        String machine = machineId(config);
+        long every = JobBackend.FLEET_TIME_TO_LIVE.toMillis() / 3;
+        service.background.scheduleWithFixedDelay(() -> service.heartbeat(machine, targets.size(), gpus), 0, every, TimeUnit.MILLISECONDS);
+        return service;
+    }
+
+    /** The host name and the daemon's port: stable across restarts, distinct for two daemons on one host. */
+    private static String machineId(Config config) {
+        try {
+            return InetAddress.getLocalHost().getHostName() + ":" + config.managerPort();
+        } catch (IOException e) {
+            return "localhost:" + config.managerPort();
+        }
+    }
+
+    private void heartbeat(String machine, int instances, Supplier<List<String>> gpus) {
+        try {
+            backend.fleet().heartbeat(new MachineInfo(machine, gpus.get(), instances, store.depth(), Instant.now()));
+        } catch (RuntimeException e) {
+            log.warn("jobs: the fleet heartbeat failed: {}", e.toString());
+        }
+    }
+
+    public JobStore store() {
+        return store;
+    }
+
+    /** The machines of the fleet working this queue (just this one when it is embedded). */
+    public List<MachineInfo> machines() {
+        return backend.fleet().machines();
+    }
+
+    public JobOutputs outputs() {
+        return outputs;
+    }
+
+    /** ComfyUI's error body for an invalid workflow, empty when it may be queued. Blocking (may ask ComfyUI). */
+    public Optional<ObjectNode> validate(JsonNode prompt) {
+        return validator.check(prompt);
+    }
+
+    /** Jobs running on this daemon's instances now. */
+    public int running() {
+        return dispatcher.running();
+    }
+
+    @Override
+    public void close() {
+        dispatcher.close();
+        background.shutdownNow();
+        backend.close();
+    }
+}

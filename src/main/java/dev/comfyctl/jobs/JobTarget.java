@@ -1,0 +1,97 @@
+package dev.comfyctl.jobs;
+
+import dev.comfyctl.comfy.ComfyClient;
+import dev.comfyctl.supervisor.ComfyInstance;
+import dev.comfyctl.supervisor.InstanceState;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+/**
+ * One ComfyUI instance as the job dispatcher sees it: a store consumer of its own ({@link #worker()}), at most
+ * {@code slots} prompts at once, none while it restarts or drains.
+ */
+public final class JobTarget {
+    private final String worker;
+    private final ComfyInstance instance;
+    private final ComfyClient client;
+    private final int slots;
+    private final BooleanSupplier draining;
+    private final Runnable activity;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile long pausedUntilNanos = System.nanoTime();
+
+    /**
+     * @param worker   the consumer name in the store, unique to this daemon process and instance
+     * @param draining true while a scheduled restart waits for the instance's queue to empty
+     * @param activity told while jobs run, so that the idle stopper never stops an instance with jobs in flight
+     */
+    public JobTarget(String worker, ComfyInstance instance, ComfyClient client, int slots, BooleanSupplier draining,
+                     Runnable activity) {
+        if (slots < 1) {
+            throw new IllegalArgumentException("slots < 1");
+        }
+        this.worker = worker;
+        this.instance = instance;
+        this.client = client;
+        this.slots = slots;
+        this.draining = draining;
+        this.activity = activity;
+    }
+
+    public String worker() {
+        return worker;
+    }
+
+    public String name() {
+        return instance.name();
+    }
+
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    ComfyInstance instance() {
+        return instance;
+    }
+
+    ComfyClient client() {
+        return client;
+    }
+
+    /** READY, not draining, not paused, and a free slot. */
+    boolean acceptsWork() {
+        return instance.state() == InstanceState.READY && !draining.getAsBoolean() && inFlight.get() < slots
+                && System.nanoTime() - pausedUntilNanos >= 0;
+    }
+
+    /** Offers no work for a while: its ComfyUI did not answer, and its supervisor has yet to notice. */
+    void pause(Duration duration) {
+        pausedUntilNanos = System.nanoTime() + duration.toNanos();
+    }
+
+    /** Idle-stopped or never started: a queued job wakes it. A FAILED instance is left to its crash policy. */
+    boolean asleep() {
+        return instance.state() == InstanceState.STOPPED;
+    }
+
+    boolean awake() {
+        InstanceState state = instance.state();
+        return state == InstanceState.READY || state == InstanceState.STARTING;
+    }
+
+    void started() {
+        inFlight.incrementAndGet();
+        activity.run();
+    }
+
+    void finished() {
+        inFlight.decrementAndGet();
+        activity.run();
+    }
+
+    void busy() {
+        activity.run();
+    }
+}

@@ -1,0 +1,98 @@
+package dev.comfyctl.jobs;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The pooled client to one Redis (QUEUE_URL), used from blocking callers: each call waits for its answer, bounded.
+ * Messages name the server by host and port only, since the URL may carry a password.
+ */
+final class RedisLink implements AutoCloseable {
+    static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Vertx vertx;
+    private final Redis client;
+    private final URI url;
+    private final String where;
+
+    /** @throws JobStoreException when it does not answer PING */
+    RedisLink(Vertx vertx, URI url) {
+        this.vertx = vertx;
+        this.url = url;
+        this.where = "Redis at " + url.getHost() + ":" + (url.getPort() == -1 ? 6379 : url.getPort()) + " (QUEUE_URL)";
+        this.client = Redis.createClient(vertx, new RedisOptions().setConnectionString(url.toString())
+                .setMaxPoolSize(16).setMaxPoolWaiting(256));
+        try {
+            send(Request.cmd(Command.PING));
+        } catch (JobStoreException e) {
+            client.close();
+            throw new JobStoreException("cannot reach " + where + ": " + e.getCause().getMessage()
+                    + " (start redis-server there, or fix QUEUE_URL; empty QUEUE_URL = the embedded queue)", e.getCause());
+        }
+    }
+
+    Vertx vertx() {
+        return vertx;
+    }
+
+    Redis client() {
+        return client;
+    }
+
+    URI url() {
+        return url;
+    }
+
+    /** Who this is, for messages: host and port, never the password. */
+    String where() {
+        return where;
+    }
+
+    Response send(Request request) {
+        return await(client.send(request), request.command().toString());
+    }
+
+    List<Response> batch(List<Request> requests) {
+        return requests.isEmpty() ? List.of() : await(client.batch(requests), "a batch of " + requests.size());
+    }
+
+    /**
+     * Waits for a Redis answer on the calling thread.
+     *
+     * @throws IllegalStateException on an event loop, which must never wait
+     * @throws JobStoreException when Redis fails it or does not answer in time
+     */
+    <T> T await(Future<T> future, String what) {
+        if (Context.isOnEventLoopThread()) {
+            throw new IllegalStateException("the job store blocks: call it from a worker thread, not an event loop");
+        }
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(ANSWER_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new JobStoreException("interrupted while waiting for " + where, e);
+        } catch (ExecutionException e) {
+            throw new JobStoreException(where + " failed " + what + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new JobStoreException(where + " did not answer " + what + " within " + ANSWER_TIMEOUT.toSeconds() + " s", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}
