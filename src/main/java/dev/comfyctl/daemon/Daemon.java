@@ -44,9 +44,12 @@ import dev.comfyctl.web.JobRoutes;
 import dev.comfyctl.web.ManagerPage;
 import dev.comfyctl.web.ScheduleRoutes;
 import dev.comfyctl.web.UpdateRoutes;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.Router;
@@ -155,7 +158,11 @@ public final class Daemon implements AutoCloseable {
             progress = StartupProgress.open(config.home());
             steps.watch(progress::step);
             // --- end of startup progress ---
-            vertx = Vertx.vertx();
+            // Netty's epoll transport when it loads (Linux): it costs the proxy less per request and per byte than NIO.
+            vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+            if (!vertx.isNativeTransportEnabled()) {
+                log.info("native transport unavailable, using NIO: {}", String.valueOf(vertx.unavailableNativeTransportCause()));
+            }
             metrics = new Metrics();
             GpuDetector gpuDetector = GpuDetectors.fromConfig(config);
             events = DaemonEvents.start(config, gpuDetector, "comfyctl " + Version.current() + " daemon (pid "
@@ -200,9 +207,10 @@ public final class Daemon implements AutoCloseable {
                     .put("startedAt", info.startedAt()).put("background", background)
                     .put("home", config.home().toString()).put("url", info.baseUrl());
             Router router = Router.router(vertx);
-            router.route().handler(new AccessGuard(config.managerToken(),
+            AccessGuard guard = new AccessGuard(config.managerToken(),
                     AccessGuard.ProxyAuth.valueOf(config.proxyAuth().toUpperCase(Locale.ROOT)),
-                    Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword())));
+                    Optional.of(config.proxyBasicUser() + ":" + config.proxyBasicPassword()));
+            router.route().handler(guard);
             ControlRoutes control = new ControlRoutes(idleStoppers, gpuDetector, daemonJson, steps);
             control.mount(router);
             new ScheduleRoutes(scheduler, gpuDetector, config).mount(router);
@@ -253,7 +261,8 @@ public final class Daemon implements AutoCloseable {
                     : Optional.of(steps.run(Phase.SERVICES, "health_server", "start", "Health server",
                     () -> HealthServer.start(serving, config.healthHost(), config.healthPort(), health),
                     started -> "http://" + config.healthHost() + ":" + started.port() + "/health, /ready, /status"));
-            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, router, config),
+            Handler<HttpServerRequest> front = guard.inFrontOf(router, proxy);
+            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             progress.close();
@@ -405,14 +414,14 @@ public final class Daemon implements AutoCloseable {
      * One server, on one event loop: measured on 2 cores, a server per core gained no requests/s (the load
      * shares the cores) and its per-loop buffer pools grew the resident memory by 300 MB under bulk transfers.
      */
-    private static HttpServer bind(Vertx vertx, Router router, Config config) {
+    private static HttpServer bind(Vertx vertx, Handler<HttpServerRequest> front, Config config) {
         HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort())
                 .setHandle100ContinueAutomatically(true)
                 .setTcpNoDelay(true)
                 // Bodies are relayed in pieces of this size: the default 8 KiB halves bulk throughput.
                 .setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
         try {
-            return vertx.createHttpServer(options).requestHandler(router).listen()
+            return vertx.createHttpServer(options).requestHandler(front).listen()
                     .toCompletionStage().toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             String holder = PortOwner.find(config.managerPort())

@@ -56,6 +56,8 @@ public final class Balancer implements AutoCloseable {
     }
 
     private final List<Backend> backends;
+    /** The choice of every request when there is one backend, made once. */
+    private final Choice only;
     private final Map<Backend, Load> loads = new ConcurrentHashMap<>();
     private final Map<String, Backend> webSockets = new ConcurrentHashMap<>();
     private final Map<String, Backend> prompts = Collections.synchronizedMap(new LinkedHashMap<>() {
@@ -91,6 +93,7 @@ public final class Balancer implements AutoCloseable {
             throw new IllegalArgumentException("backend names are not unique: " + backends.stream().map(Backend::name).toList());
         }
         this.backends = List.copyOf(backends);
+        this.only = new Choice(this.backends.get(0), false);
         backends.forEach(backend -> loads.put(backend, new Load()));
         if (backends.size() > 1) {
             poller = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -128,7 +131,7 @@ public final class Balancer implements AutoCloseable {
      */
     public Choice choose(HttpServerRequest request, Optional<JsonObject> body) {
         if (backends.size() == 1) {
-            return new Choice(backends.get(0), false);
+            return only;
         }
         if (isPrompt(request)) {
             wakeOneMoreIfAllBusy();

@@ -29,6 +29,12 @@ public final class PassiveRequests {
 
     public boolean matches(String method, String path, boolean webSocket) {
         String effective = webSocket ? "WEBSOCKET" : method;
-        return patterns.stream().anyMatch(pattern -> pattern.matches(effective, path));
+        // A loop, not a stream: this runs for every proxied request.
+        for (Pattern pattern : patterns) {
+            if (pattern.matches(effective, path)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

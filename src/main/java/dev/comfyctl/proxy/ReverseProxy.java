@@ -61,7 +61,6 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
 
     private final Balancer balancer;
-    private final Duration timeout;
     private final ProxyMetrics metrics;
     private final HttpClientAgent client;
 
@@ -76,7 +75,6 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     /** A proxy to the backends of {@code balancer}, each behind its own policy. */
     public ReverseProxy(Vertx vertx, Balancer balancer, Duration timeout, ProxyMetrics metrics) {
         this.balancer = balancer;
-        this.timeout = timeout;
         this.metrics = metrics;
         this.client = vertx.createHttpClient(new HttpClientOptions()
                         .setKeepAlive(true)
@@ -338,11 +336,12 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     }
 
     private RequestOptions options(HttpServerRequest request, Backend backend) {
+        // No per-request idle timeout: it would arm and cancel a timer for every request, and count only bytes received.
+        // The connection's idle timeout (the client's options) cuts a request when no byte moves either way.
         RequestOptions options = new RequestOptions()
                 .setServer(backend.address())
                 .setMethod(request.method())
-                .setURI(request.uri())
-                .setIdleTimeout(timeout.toMillis());
+                .setURI(request.uri());
         HostAndPort authority = request.authority();
         if (authority != null) {
             options.setHost(authority.host()).setPort(authority.port() > 0 ? authority.port() : 80);

@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
 import java.net.URI;
@@ -65,40 +66,61 @@ public final class AccessGuard implements Handler<RoutingContext> {
         return path.equals("/jobs") || path.startsWith("/jobs/") || path.equals("/fleet");
     }
 
+    /**
+     * The daemon's request handler: comfyctl's own paths go through {@code router} (which has this guard as its
+     * first route), everything else straight to {@code proxy} behind the proxy authentication, without a route
+     * match or a routing context per proxied request.
+     */
+    public Handler<HttpServerRequest> inFrontOf(Router router, Handler<HttpServerRequest> proxy) {
+        return request -> {
+            if (isOwn(request.path())) {
+                router.handle(request);
+            } else if (proxyAuthPassed(request)) {
+                proxy.handle(request);
+            }
+        };
+    }
+
     @Override
     public void handle(RoutingContext ctx) {
         HttpServerRequest request = ctx.request();
-        if (isOwn(request.path())) {
-            if (!SAFE.contains(request.method()) && crossOrigin(request)) {
-                refuse(ctx, 403, "Origin " + request.getHeader(HttpHeaders.ORIGIN) + " may not change comfyctl", null);
-            } else if (token.isPresent() && !tokenPresented(ctx)) {
-                refuse(ctx, 401, "comfyctl needs its token here: Authorization: Bearer <MANAGER_TOKEN>, or ?token=", null);
-            } else {
+        if (!isOwn(request.path())) {
+            if (proxyAuthPassed(request)) {
                 ctx.next();
             }
-            return;
-        }
-        switch (proxyAuth) {
-            case TOKEN -> {
-                if (tokenPresented(ctx)) {
-                    ctx.next();
-                } else {
-                    refuse(ctx, 401, "ComfyUI behind comfyctl needs the token: open it once as /?token=<MANAGER_TOKEN>", null);
-                }
-            }
-            case BASIC -> {
-                if (basicPresented(request)) {
-                    ctx.next();
-                } else {
-                    refuse(ctx, 401, "ComfyUI behind comfyctl needs a user name and password", "Basic realm=\"ComfyUI\", charset=\"UTF-8\"");
-                }
-            }
-            default -> ctx.next();
+        } else if (!SAFE.contains(request.method()) && crossOrigin(request)) {
+            refuse(request, 403, "Origin " + request.getHeader(HttpHeaders.ORIGIN) + " may not change comfyctl", null);
+        } else if (token.isPresent() && !tokenPresented(request)) {
+            refuse(request, 401, "comfyctl needs its token here: Authorization: Bearer <MANAGER_TOKEN>, or ?token=", null);
+        } else {
+            ctx.next();
         }
     }
 
-    private boolean tokenPresented(RoutingContext ctx) {
-        HttpServerRequest request = ctx.request();
+    /** Whether a request for ComfyUI may pass; when not, it has been answered 401. */
+    private boolean proxyAuthPassed(HttpServerRequest request) {
+        switch (proxyAuth) {
+            case TOKEN -> {
+                if (tokenPresented(request)) {
+                    return true;
+                }
+                refuse(request, 401, "ComfyUI behind comfyctl needs the token: open it once as /?token=<MANAGER_TOKEN>", null);
+                return false;
+            }
+            case BASIC -> {
+                if (basicPresented(request)) {
+                    return true;
+                }
+                refuse(request, 401, "ComfyUI behind comfyctl needs a user name and password", "Basic realm=\"ComfyUI\", charset=\"UTF-8\"");
+                return false;
+            }
+            default -> {
+                return true;
+            }
+        }
+    }
+
+    private boolean tokenPresented(HttpServerRequest request) {
         String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
         if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
                 && matches(token, authorization.substring(7).strip())) {
@@ -150,11 +172,11 @@ public final class AccessGuard implements Handler<RoutingContext> {
         }
     }
 
-    private static void refuse(RoutingContext ctx, int status, String message, String challenge) {
+    private static void refuse(HttpServerRequest request, int status, String message, String challenge) {
         if (challenge != null) {
-            ctx.response().putHeader("WWW-Authenticate", challenge);
+            request.response().putHeader("WWW-Authenticate", challenge);
         }
-        ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        request.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                 .end(new JsonObject().put("error", message).encode());
     }
 }

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -206,6 +208,26 @@ class ReverseProxyTest {
         } finally {
             other.close();
             nowhere.close();
+        }
+    }
+
+    @Test
+    void aBackendThatGoesSilentIsCutAfterTheTimeoutWithA502() throws Exception {
+        // The kernel accepts connections on a listening socket nobody reads from: the request is sent, and no byte comes back.
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            ReverseProxy patient = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(silent.getLocalPort(), "127.0.0.1"),
+                    Duration.ofSeconds(1), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
+            HttpServer other = vertx.createHttpServer().requestHandler(patient).listen(0, "127.0.0.1")
+                    .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            try {
+                HttpResponse<String> response = Http.get(URI.create("http://127.0.0.1:" + other.actualPort() + "/history"));
+
+                assertThat(response.statusCode()).isEqualTo(502);
+                assertThat(JSON.readTree(response.body()).path("error").asText()).contains("did not answer GET /history");
+            } finally {
+                other.close();
+                patient.close();
+            }
         }
     }
 
