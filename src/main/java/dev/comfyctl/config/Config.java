@@ -304,7 +304,7 @@ public record Config(Map<Setting, Value> values) {
         return (Integer) get(Setting.HEALTH_PORT);
     }
 
-    // Component manifest (issue 5)
+    // Component manifest
 
     public Optional<Path> componentManifest() {
         return optional(Setting.COMPONENT_MANIFEST);
@@ -343,7 +343,7 @@ public record Config(Map<Setting, Value> values) {
         return (Integer) get(Setting.MODEL_DOWNLOAD_RETRIES);
     }
 
-    // One ComfyUI per GPU (issue 5)
+    // One ComfyUI per GPU
     public Workers workers() {
         return (Workers) get(Setting.WORKERS);
     }
@@ -370,12 +370,12 @@ public record Config(Map<Setting, Value> values) {
         return home().resolve("jobs.db");
     }
 
-    // Wake on request after a failed start (polish)
+    // Wake on request after a failed start
     public Duration wakeFailedCooldown() {
         return Duration.ofSeconds((Integer) get(Setting.WAKE_FAILED_COOLDOWN_SECONDS));
     }
 
-    // Job queue workers and API (issue 6, branch jobs-api)
+    // Job queue workers and API
     public int jobsPerInstance() {
         return (Integer) get(Setting.JOBS_PER_INSTANCE);
     }

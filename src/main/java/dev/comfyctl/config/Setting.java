@@ -101,14 +101,14 @@ public enum Setting {
     WEBHOOK_EVENTS(Parsers::eventTypes, "",
             "comma-separated event types the webhooks get (e.g. crash, hang, scheduled_restart); empty = all"),
 
-    // Traced startup steps and the health server (issue 5)
+    // Traced startup steps and the health server
     MACHINE_ID(Parsers::text, "", "name of this machine in startup traces (machine_id); empty = the host name"),
     HEALTH_HOST(Parsers::host, "127.0.0.1",
             "address of the health server (/health, /ready, /status, without token); anything but loopback exposes it"),
     HEALTH_PORT(Parsers.intRange(0, 65_535), "9090",
             "port of the health server for probes (/health, /ready, /status); 0 = none (the manager port serves them too)"),
 
-    // Component manifest (issue 5): custom nodes and models installed by 'comfyctl install' and before 'serve' starts ComfyUI
+    // Component manifest: custom nodes and models installed by 'comfyctl install' and before 'serve' starts ComfyUI
     COMPONENT_MANIFEST(Parsers::optionalPath, "",
             "JSON or YAML file of custom nodes and models, installed by 'comfyctl install' and by 'serve' before ComfyUI starts"),
     EMPROPS_API_URL(Parsers::text, "",
@@ -123,7 +123,7 @@ public enum Setting {
     MODEL_DOWNLOAD_RETRIES(Parsers.intRange(0, 100), "5",
             "further attempts after a network error, each resuming where the last stopped (1 s backoff, doubled each time)"),
 
-    // One ComfyUI per GPU (issue 5): how many instances, each supervised on its own
+    // One ComfyUI per GPU: how many instances, each supervised on its own
     WORKERS(Workers::parse, "comfyui:1",
             "ComfyUI instances: comfyui:N, or comfyui:auto for one per detected GPU (1 without a GPU); once set, they are"
                     + " comfyui-gpu0, comfyui-gpu1, ... on GPU 0, 1, ... and port COMFYUI_PORT + index"),
@@ -135,11 +135,11 @@ public enum Setting {
     JOB_MAX_ATTEMPTS(Parsers.intRange(1, 100), "3",
             "attempts a job gets (a crash, a lost connection, a dead worker each cost one) before it is dead-lettered"),
 
-    // Wake on request after a failed start (polish): requests get the failure instead of starting again and again
+    // Wake on request after a failed start: requests get the failure instead of starting again and again
     WAKE_FAILED_COOLDOWN_SECONDS(Parsers.intRange(0, 86_400), "60",
             "after a start fails, requests get 503 with its reason and log tail for this long instead of each trying"
                     + " another start; 'comfyctl start' always tries (0 = every request tries)"),
-    // Job queue workers and API (issue 6, branch jobs-api)
+    // Job queue workers and API
     JOBS_PER_INSTANCE(Parsers.intRange(1, 1_000), "2",
             "prompts an instance runs or holds queued at once; small, so that a restart drains quickly"),
     JOB_VISIBILITY_SECONDS(Parsers.intRange(1, 86_400), "30",

@@ -98,7 +98,7 @@ public final class Daemon implements AutoCloseable {
     private final Metrics metrics;
     private final DaemonEvents events;
     private final DaemonInfo info;
-    // --- startup steps, tracing and health server (issue 5) ---
+    // --- startup steps, tracing and health server ---
     private final Startup startup;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closedLatch = new CountDownLatch(1);
@@ -169,7 +169,7 @@ public final class Daemon implements AutoCloseable {
                     + ProcessHandle.current().pid() + ") started", Map.of("pid", ProcessHandle.current().pid(), "version", Version.current()));
             steps.publishTo(events.events());
             steps.run(Phase.HARDWARE, "gpu", "detect", "GPU detection", gpuDetector::detect, Daemon::describe);
-            // --- component manifest (issue 5): custom nodes and models, installed before any instance exists ---
+            // --- component manifest: custom nodes and models, installed before any instance exists ---
             Optional<StartupInstall> components = StartupInstall.configured(config, events.events(), progress);
             if (components.isPresent()) {
                 Manifest manifest = steps.run(Phase.COMPONENTS, "manifest", "load", "Component manifest", components.get()::loadManifest,
@@ -221,7 +221,7 @@ public final class Daemon implements AutoCloseable {
             new ManagerPage(instances, control, group.first().spec().logsDir()).mount(vertx, router);
             metrics.mount(router);
             events.mount(router);
-            // ---- durable job queue (issue 6, branch jobs-api): a worker per instance, /jobs API ----
+            // ---- durable job queue: a worker per instance, /jobs API ----
             JobBackend jobBackend = JobBackend.open(config, vertx);
             List<JobTarget> jobTargets = instances.stream().map(each -> new JobTarget(workerName(each.name()), each,
                     each.spec().client(), config.jobsPerInstance(), () -> scheduler.isRestarting(each),
@@ -378,7 +378,7 @@ public final class Daemon implements AutoCloseable {
         return found + gpus.warning().map(warning -> "; " + warning).orElse("");
     }
 
-    // --- component manifest (issue 5) ---
+    // --- component manifest ---
     /** A component step: what failed shows on the step (and in /status) without ending the daemon, unless it throws. */
     private static void componentStep(StartupSteps steps, String component, String name, Supplier<InstallReport> work) {
         StartupSteps.Running step = steps.begin(Phase.COMPONENTS, component, "install", name);

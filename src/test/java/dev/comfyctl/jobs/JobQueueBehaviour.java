@@ -14,17 +14,24 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -191,7 +198,7 @@ abstract class JobQueueBehaviour {
         api.awaitState(id, "running", LONG);
         await().atMost(LONG).until(() -> comfyQueue().path("queue_running").size() == 1);
 
-        Http.send(java.net.http.HttpRequest.newBuilder(comfy("/fake/crash")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
+        Http.send(HttpRequest.newBuilder(comfy("/fake/crash")).POST(HttpRequest.BodyPublishers.noBody()));
 
         JsonNode job = api.awaitState(id, "succeeded", LONG);
         assertThat(job.path("attempts").asInt()).isEqualTo(2);
@@ -209,7 +216,7 @@ abstract class JobQueueBehaviour {
             int expected = attempt;
             await().atMost(LONG).until(() -> api.job(id).path("attempts").asInt() == expected
                     && daemon.instance().state() == InstanceState.READY && comfyQueue().path("queue_running").size() == 1);
-            Http.send(java.net.http.HttpRequest.newBuilder(comfy("/fake/crash")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
+            Http.send(HttpRequest.newBuilder(comfy("/fake/crash")).POST(HttpRequest.BodyPublishers.noBody()));
         }
 
         JsonNode job = api.awaitState(id, "failed", LONG);
@@ -234,11 +241,11 @@ abstract class JobQueueBehaviour {
         startDaemon(Map.of("prompt_seconds", 3), true);
         String first = api.submit(JobApi.workflow(0, "before"));
         api.awaitState(first, "running", LONG);
-        java.util.concurrent.CompletableFuture<?> restart = java.util.concurrent.CompletableFuture.runAsync(() ->
-                Http.send(java.net.http.HttpRequest.newBuilder(URI.create(daemon.info().baseUrl()
+        CompletableFuture<?> restart = CompletableFuture.runAsync(() ->
+                Http.send(HttpRequest.newBuilder(URI.create(daemon.info().baseUrl()
                         + "/manager/schedule/force-restart?waitForQueue=true")).timeout(LONG)
-                        .POST(java.net.http.HttpRequest.BodyPublishers.noBody())));
-        closeAfter(() -> restart.get(60, java.util.concurrent.TimeUnit.SECONDS));
+                        .POST(HttpRequest.BodyPublishers.noBody())));
+        closeAfter(() -> restart.get(60, TimeUnit.SECONDS));
         await().atMost(LONG).until(() -> api.get("/manager/schedule").body().path("restarting").asBoolean());
 
         String second = api.submit(JobApi.workflow(0, "after"));
@@ -247,8 +254,8 @@ abstract class JobQueueBehaviour {
         JsonNode after = api.awaitState(second, "succeeded", LONG);
         assertThat(before.path("attempts").asInt()).isEqualTo(1);
         assertThat(after.path("attempts").asInt()).isEqualTo(1);
-        assertThat(java.time.Instant.parse(after.path("startedAt").asText()))
-                .isAfter(java.time.Instant.parse(before.path("finishedAt").asText()));
+        assertThat(Instant.parse(after.path("startedAt").asText()))
+                .isAfter(Instant.parse(before.path("finishedAt").asText()));
         assertThat(fake.starts()).hasSize(2);
     }
 
@@ -268,7 +275,7 @@ abstract class JobQueueBehaviour {
         startDaemon(Map.of(), true);
         List<JsonNode> calls = new CopyOnWriteArrayList<>();
         com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
-                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+                new InetSocketAddress("127.0.0.1", 0), 0);
         receiver.createContext("/done", exchange -> {
             calls.add(JobApi.JSON.readTree(exchange.getRequestBody().readAllBytes()));
             exchange.sendResponseHeaders(204, -1);
@@ -291,10 +298,10 @@ abstract class JobQueueBehaviour {
         multipart.write(content);
         multipart.write(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
 
-        java.net.http.HttpResponse<String> response = Http.send(java.net.http.HttpRequest.newBuilder(
+        HttpResponse<String> response = Http.send(HttpRequest.newBuilder(
                         URI.create(daemon.info().baseUrl() + "/jobs"))
                 .header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(multipart.toByteArray())));
+                .POST(HttpRequest.BodyPublishers.ofByteArray(multipart.toByteArray())));
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
         String id = JobApi.JSON.readTree(response.body()).path("id").asText();
@@ -341,7 +348,7 @@ abstract class JobQueueBehaviour {
 
     /** The environment of a {@code comfyctl serve} process on {@code install}, with this backend. */
     Map<String, String> processEnvironment(FakeComfyUi install, String... settings) {
-        Map<String, String> environment = new java.util.HashMap<>();
+        Map<String, String> environment = new HashMap<>();
         List<String> pairs = new ArrayList<>(backend());
         pairs.addAll(List.of("COMFYUI_DIR", install.dir().toString(), "COMFYUI_PORT", Integer.toString(Ports.free()),
                 "MANAGER_PORT", Integer.toString(Ports.free()), "HEALTH_PORT", Integer.toString(Ports.free()), "GPU_MODE", "mock", "COMFYUI_STOP_GRACE_SECONDS", "2",
