@@ -15,11 +15,6 @@ import java.util.function.Consumer;
  */
 public record QueueDrain(Clock clock, Duration poll, Duration limit, String goneAhead) {
 
-    /** Waits up to {@code limit} from now. */
-    public String await(ComfyClient client, Consumer<QueueStatus> onFirstWait) {
-        return await(client, clock.instant().plus(limit), () -> false, onFirstWait);
-    }
-
     /**
      * @param deadline    when to stop waiting, shared by several instances drained one after another
      * @param busyBesides work on this ComfyUI that its queue no longer shows, such as a job still fetching the

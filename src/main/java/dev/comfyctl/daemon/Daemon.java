@@ -226,8 +226,6 @@ public final class Daemon implements AutoCloseable {
             List<JobTarget> jobTargets = instances.stream().map(each -> new JobTarget(workerName(each.name()), each,
                     each.spec().client(), config.jobsPerInstance(), () -> scheduler.isRestarting(each),
                     idleStoppers.get(each)::activity)).toList();
-            scheduler.drainAlsoWaitsFor(instance -> jobTargets.stream()
-                    .anyMatch(target -> target.instance() == instance && target.inFlight() > 0));
             JobService jobs = JobService.start(config, jobBackend, jobTargets, events.events(),
                     () -> gpuDetector.detect().gpus().stream().map(Gpu::name).toList());
             policies.add(jobs);

@@ -177,7 +177,7 @@ public final class ComfyUiUpdate {
         Instant deadline = clock.instant().plus(drainMax);
         List<String> outcomes = new ArrayList<>();
         for (Supervised each : ready) {
-            outcomes.add(each.instance().name() + ": " + drain.await(each.client(), deadline, () -> false, queue -> { }));
+            outcomes.add(each.instance().name() + ": " + drain.await(each.client(), deadline, () -> each.instance().workOutsideQueue() > 0, queue -> { }));
         }
         finished(2, Outcome.DONE, String.join("; ", outcomes));
     }

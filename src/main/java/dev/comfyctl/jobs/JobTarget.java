@@ -5,7 +5,6 @@ import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceState;
 
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -19,7 +18,6 @@ public final class JobTarget {
     private final int slots;
     private final BooleanSupplier draining;
     private final Runnable activity;
-    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile long pausedUntilNanos = System.nanoTime();
 
     /**
@@ -49,7 +47,7 @@ public final class JobTarget {
     }
 
     public int inFlight() {
-        return inFlight.get();
+        return instance.workOutsideQueue();
     }
 
     public ComfyInstance instance() {
@@ -62,7 +60,7 @@ public final class JobTarget {
 
     /** READY, not draining, not paused, and a free slot. */
     boolean acceptsWork() {
-        return instance.state() == InstanceState.READY && !draining.getAsBoolean() && inFlight.get() < slots
+        return instance.state() == InstanceState.READY && !draining.getAsBoolean() && inFlight() < slots
                 && System.nanoTime() - pausedUntilNanos >= 0;
     }
 
@@ -82,12 +80,12 @@ public final class JobTarget {
     }
 
     void started() {
-        inFlight.incrementAndGet();
+        instance.holdWork();
         activity.run();
     }
 
     void finished() {
-        inFlight.decrementAndGet();
+        instance.releaseWork();
         activity.run();
     }
 

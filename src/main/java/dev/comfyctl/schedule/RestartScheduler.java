@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Predicate;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -65,7 +64,6 @@ public final class RestartScheduler implements AutoCloseable {
     private volatile boolean restarting;
     /** The instance the running cycle is draining or restarting, null between them. */
     private volatile ComfyInstance inCycle;
-    private volatile Predicate<ComfyInstance> busyBesidesQueue = instance -> false;
     private volatile Instant lastRestart;
     private volatile String lastOutcome;
 
@@ -124,14 +122,6 @@ public final class RestartScheduler implements AutoCloseable {
      */
     public boolean isRestarting(ComfyInstance instance) {
         return inCycle == instance;
-    }
-
-    /**
-     * Makes a drain also wait while {@code busy} says an instance has work its queue no longer shows: a job whose
-     * prompt has finished still fetches its outputs from ComfyUI, and a restart then would cost it an attempt.
-     */
-    public void drainAlsoWaitsFor(Predicate<ComfyInstance> busy) {
-        this.busyBesidesQueue = busy;
     }
 
     public Status status() {
@@ -231,7 +221,7 @@ public final class RestartScheduler implements AutoCloseable {
     /** Waits for running and pending prompts, polling ComfyUI's queue, up to the drain limit. */
     private String drain(ComfyInstance instance, ComfyClient client) {
         QueueDrain queueDrain = new QueueDrain(clock, DRAIN_POLL, drainMax, "restarted");
-        return queueDrain.await(client, clock.instant().plus(drainMax), () -> busyBesidesQueue.test(instance), queue -> {
+        return queueDrain.await(client, clock.instant().plus(drainMax), () -> instance.workOutsideQueue() > 0, queue -> {
             log.info("{}: restart waits for {} running and {} pending prompt(s)", instance.name(),
                     queue.runningCount(), queue.pendingCount());
             events.post(EventType.DRAIN_WAIT, instance.name(), "restart waits for " + queue.runningCount()

@@ -30,6 +30,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
@@ -56,6 +57,7 @@ public final class ComfyInstance implements AutoCloseable {
     private final ScheduledExecutorService lifecycle;
     private final List<InstanceListener> listeners = new CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicInteger workOutsideQueue = new AtomicInteger();
 
     private volatile InstanceState state = InstanceState.STOPPED;
     private volatile RunningProcess process;
@@ -96,6 +98,23 @@ public final class ComfyInstance implements AutoCloseable {
     /** What makes this instance different from its siblings: port, GPU, logs, and the client of its ComfyUI. */
     public InstanceSpec spec() {
         return spec;
+    }
+
+    /**
+     * Marks work on this ComfyUI that its queue does not show, such as a job still fetching the outputs of its
+     * finished prompt: a drain before a restart or an update waits for it too, or the job would run again.
+     */
+    public void holdWork() {
+        workOutsideQueue.incrementAndGet();
+    }
+
+    public void releaseWork() {
+        workOutsideQueue.decrementAndGet();
+    }
+
+    /** Pieces of work held with {@link #holdWork()} and not yet released. */
+    public int workOutsideQueue() {
+        return workOutsideQueue.get();
     }
 
     public InstanceState state() {

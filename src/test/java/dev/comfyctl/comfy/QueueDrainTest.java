@@ -15,6 +15,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -51,7 +52,7 @@ class QueueDrainTest {
     void anEmptyQueueIsNotWaitedFor() {
         ComfyClient client = launch();
 
-        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, firstWaits::add);
+        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, Instant.now().plus(Duration.ofSeconds(30)), () -> false, firstWaits::add);
 
         assertThat(outcome).isEqualTo("queue was empty");
         assertThat(firstWaits).isEmpty();
@@ -64,7 +65,7 @@ class QueueDrainTest {
         submit(client);
         await().until(() -> !client.queue().isIdle());
 
-        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, firstWaits::add);
+        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, Instant.now().plus(Duration.ofSeconds(30)), () -> false, firstWaits::add);
 
         assertThat(outcome).matches("waited \\d+ s for the queue");
         assertThat(firstWaits).singleElement().satisfies(queue -> assertThat(queue.runningCount()).isEqualTo(1));
@@ -79,7 +80,7 @@ class QueueDrainTest {
         submit(client);
         await().until(() -> client.queue().runningCount() == 1);
 
-        String outcome = drain(Duration.ofMillis(300), "updated").await(client, firstWaits::add);
+        String outcome = drain(Duration.ofMillis(300), "updated").await(client, Instant.now().plus(Duration.ofMillis(300)), () -> false, firstWaits::add);
 
         assertThat(outcome).isEqualTo("drain limit of 0 s reached with 1 running and 1 pending: updated anyway"
                 + " (RESTART_DRAIN_MAX_SECONDS)");
@@ -89,7 +90,7 @@ class QueueDrainTest {
     void aQueueThatCannotBeReadIsNotWaitedFor() {
         ComfyClient client = ComfyClient.create(URI.create("http://127.0.0.1:" + Ports.free()), Duration.ofSeconds(2));
 
-        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, firstWaits::add);
+        String outcome = drain(Duration.ofSeconds(30), "restarted").await(client, Instant.now().plus(Duration.ofSeconds(30)), () -> false, firstWaits::add);
 
         assertThat(outcome).startsWith("queue unreadable (").endsWith("), restarted without waiting");
         assertThat(firstWaits).isEmpty();
