@@ -59,6 +59,8 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
     /** The largest prompt (or interrupt) body read to choose its backend: a workflow is kilobytes, rarely megabytes. */
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
+    /** How much of a refused body is read and dropped, so that its client gets the 413, before the connection is cut. */
+    private static final long DROPPED_BODY_LIMIT = 4L * MAX_ROUTED_BODY;
 
     private final Balancer balancer;
     private final ProxyMetrics metrics;
@@ -143,13 +145,22 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         if (response.headWritten() || response.closed()) {
             return;
         }
-        // The rest of the body is not read: the connection cannot carry another request.
+        // The client is still sending: closing now would reset the connection before it reads this answer. The rest
+        // of the body is read and dropped, up to a bound, and the connection closed after it.
+        long[] dropped = {0};
+        request.handler(chunk -> {
+            dropped[0] += chunk.length();
+            if (dropped[0] > DROPPED_BODY_LIMIT) {
+                request.connection().close();
+            }
+        });
+        request.endHandler(v -> request.connection().close());
+        request.resume();
         response.setStatusCode(413).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                 .putHeader(HttpHeaders.CONNECTION, "close")
                 .end(new JsonObject().put("error", "the body of " + request.method() + " " + request.path() + " is larger than "
                         + MAX_ROUTED_BODY / (1024 * 1024) + " MiB, the most comfyctl reads to choose the ComfyUI instance;"
-                        + " send large inputs with POST /upload/image and refer to them by name").encode())
-                .onComplete(v -> request.connection().close());
+                        + " send large inputs with POST /upload/image and refer to them by name").encode());
     }
 
     private static Optional<JsonObject> json(Buffer body) {
