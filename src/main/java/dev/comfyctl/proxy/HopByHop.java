@@ -4,9 +4,11 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * Headers that belong to one connection and must not be forwarded (RFC 9110, section 7.6.1): the fixed
@@ -20,13 +22,22 @@ final class HopByHop {
     private HopByHop() {
     }
 
-    /** Copies {@code from} into {@code to} without the hop-by-hop headers. */
-    static void copyEndToEnd(MultiMap from, MultiMap to) {
-        Set<String> named = from.contains(HttpHeaders.CONNECTION) ? namedByConnection(from) : Set.of();
+    /** Copies a client's request headers into the backend's request, without the hop-by-hop ones. */
+    static void copyEndToEnd(MultiMap from, io.netty.handler.codec.http.HttpHeaders to) {
+        copyEndToEnd(from, from.getAll(HttpHeaders.CONNECTION), to::add);
+    }
+
+    /** Copies a backend's response headers into the client's response, without the hop-by-hop ones. */
+    static void copyEndToEnd(io.netty.handler.codec.http.HttpHeaders from, MultiMap to) {
+        copyEndToEnd(from, from.getAll(HttpHeaders.CONNECTION), to::add);
+    }
+
+    private static void copyEndToEnd(Iterable<Map.Entry<String, String>> from, List<String> connection, BiConsumer<String, String> to) {
+        Set<String> named = connection.isEmpty() ? Set.of() : namedByConnection(connection);
         for (Map.Entry<String, String> header : from) {
             String name = header.getKey();
             if (!isAlways(name) && (named.isEmpty() || !named.contains(name.toLowerCase(Locale.ROOT)))) {
-                to.add(name, header.getValue());
+                to.accept(name, header.getValue());
             }
         }
     }
@@ -41,10 +52,10 @@ final class HopByHop {
     }
 
     /** The header names the {@code Connection} header lists, lower-cased; "keep-alive" and "close" among them are harmless. */
-    private static Set<String> namedByConnection(MultiMap headers) {
+    private static Set<String> namedByConnection(List<String> connection) {
         Set<String> named = new HashSet<>();
-        for (String connection : headers.getAll(HttpHeaders.CONNECTION)) {
-            for (String token : connection.split(",")) {
+        for (String value : connection) {
+            for (String token : value.split(",")) {
                 named.add(token.strip().toLowerCase(Locale.ROOT));
             }
         }

@@ -1,36 +1,33 @@
 package dev.comfyctl.proxy;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.PoolOptions;
-import io.vertx.core.http.RequestOptions;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.json.JsonObject;
-import io.vertx.core.net.HostAndPort;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.SocketAddress;
-import io.vertx.core.streams.ReadStream;
-import io.vertx.core.streams.WriteStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.IntConsumer;
 
 /**
  * Forwards HTTP requests and WebSocket upgrades to a backend, streaming bodies both ways with
@@ -53,9 +50,9 @@ import java.util.function.IntConsumer;
  */
 public final class ReverseProxy implements Handler<HttpServerRequest>, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReverseProxy.class);
-    /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
     /** Bodies are relayed in pieces of this size, both ways: Vert.x's default of 8 KiB halves bulk throughput. */
     public static final int CHUNK_SIZE = 64 * 1024;
+    /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
     private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
     /** The largest prompt (or interrupt) body read to choose its backend: a workflow is kilobytes, rarely megabytes. */
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
@@ -64,7 +61,9 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     private final Balancer balancer;
     private final ProxyMetrics metrics;
-    private final HttpClientAgent client;
+    private final Upstreams upstreams;
+    /** The server has validated what the client sent; the proxy only removes and adds headers it names itself. */
+    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
 
     /**
      * @param timeout how long a request may go without any bytes moving before it is cut (300 s: generations
@@ -78,14 +77,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     public ReverseProxy(Vertx vertx, Balancer balancer, Duration timeout, ProxyMetrics metrics) {
         this.balancer = balancer;
         this.metrics = metrics;
-        this.client = vertx.createHttpClient(new HttpClientOptions()
-                        .setKeepAlive(true)
-                        .setTcpNoDelay(true)
-                        .setMaxChunkSize(CHUNK_SIZE)
-                        .setConnectTimeout(5_000)
-                        .setIdleTimeout((int) timeout.toSeconds())
-                        .setIdleTimeoutUnit(TimeUnit.SECONDS),
-                new PoolOptions().setHttp1MaxSize(256));
+        this.upstreams = new Upstreams(vertx, timeout);
     }
 
     @Override
@@ -93,25 +85,27 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         long arrived = System.nanoTime();
         request.pause();
         request.response().endHandler(v -> completed(request, arrived));
+        // The request's own event loop: the exchange with the backend runs there, whichever thread admits it.
+        ContextInternal context = (ContextInternal) Vertx.currentContext();
         if (balancer.backends().size() > 1 && Balancer.routesByBody(request)) {
-            readRoutedBody(request).onSuccess(body -> dispatch(request, balancer.choose(request, json(body)), body, arrived));
+            readRoutedBody(request).onSuccess(body -> dispatch(request, balancer.choose(request, json(body)), body, arrived, context));
         } else {
-            dispatch(request, balancer.choose(request, Optional.empty()), null, arrived);
+            dispatch(request, balancer.choose(request, Optional.empty()), null, arrived, context);
         }
     }
 
     /** @param body the request's body when it was read to choose the backend, else null: it is streamed */
-    private void dispatch(HttpServerRequest request, Balancer.Choice choice, Buffer body, long arrived) {
+    private void dispatch(HttpServerRequest request, Balancer.Choice choice, Buffer body, long arrived, ContextInternal context) {
         boolean webSocket = isWebSocketUpgrade(request);
-        choice.backend().policy().admit(request).onComplete(admitted -> {
+        choice.backend().policy().admit(request).onComplete(admitted -> context.execute(() -> {
             if (admitted.failed()) {
                 reject(request, admitted.cause());
             } else if (webSocket) {
-                tunnel(request, choice.backend(), arrived);
+                tunnel(request, choice.backend(), arrived, context);
             } else {
-                forward(request, choice, body);
+                forward(request, choice, body, context);
             }
-        });
+        }));
     }
 
     /** Reads the whole (small) body; answers 413 and fails when it passes {@link #MAX_ROUTED_BODY}. */
@@ -177,197 +171,305 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         metrics.requestCompleted(request.method(), status, System.nanoTime() - arrived, request.bytesRead(), response.bytesWritten());
     }
 
-    private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody) {
+    private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody, ContextInternal context) {
         Backend backend = choice.backend();
-        client.request(options(request, backend)).onComplete(opened -> {
-            if (opened.failed()) {
-                badGateway(request, backend, opened.cause());
+        HttpRequest head = head(request);
+        HopByHop.copyEndToEnd(request.headers(), head.headers());
+        head.headers().remove(HttpHeaders.EXPECT);
+        addForwardedHeaders(request, head.headers());
+        stripLoopbackCredentials(request, head.headers());
+        if (readBody != null) {
+            head.headers().set(HttpHeaders.CONTENT_LENGTH, readBody.length());
+        } else if (hasBody(request) && !request.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+            HttpUtil.setTransferEncodingChunked(head, true);
+        }
+        upstreams.connect(context.nettyEventLoop(), backend.address(), (upstream, failure) -> {
+            if (failure != null) {
+                badGateway(request, backend, failure);
                 return;
             }
-            HttpClientRequest outgoing = opened.result();
-            copyRequestHeaders(request, outgoing.headers());
-            outgoing.headers().remove(HttpHeaders.EXPECT);
-            HttpServerResponse response = request.response();
-            response.closeHandler(v -> outgoing.reset());
-            Future<HttpClientResponse> answered;
+            Relay relay = readBody != null && Balancer.isPrompt(request)
+                    ? new PromptRelay(request, backend, upstream)
+                    : new Relay(request, backend, upstream, choice.setCookie());
+            request.response().closeHandler(v -> relay.clientLeft());
+            upstream.send(head, relay);
             if (readBody != null) {
-                outgoing.headers().remove(HttpHeaders.TRANSFER_ENCODING);
-                outgoing.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(readBody.length()));
-                answered = outgoing.send(readBody);
-            } else if (hasBody(request)) {
-                if (!request.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
-                    outgoing.setChunked(true);
+                if (readBody.length() > 0) {
+                    upstream.write(((BufferInternal) readBody).getByteBuf());
                 }
-                answered = outgoing.send(request);
+                upstream.end();
+            } else if (hasBody(request)) {
+                streamBody(request, upstream);
             } else {
                 request.resume();
-                answered = outgoing.send();
+                upstream.end();
             }
-            answered.onComplete(received -> {
-                if (received.failed()) {
-                    badGateway(request, backend, received.cause());
-                } else if (readBody != null && Balancer.isPrompt(request)) {
-                    relayPrompt(request, backend, received.result());
-                } else {
-                    relay(request, received.result(), choice.setCookie() ? backend : null);
-                }
-            });
         });
     }
 
-    /** @param stickTo the backend whose cookie the response sets, or null for none */
-    private void relay(HttpServerRequest request, HttpClientResponse answer, Backend stickTo) {
-        HttpServerResponse response = request.response();
-        if (response.headWritten() || response.closed()) {
-            answer.request().reset();
-            return;
-        }
-        response.setStatusCode(answer.statusCode()).setStatusMessage(answer.statusMessage());
-        HopByHop.copyEndToEnd(answer.headers(), response.headers());
-        if (stickTo != null) {
-            response.addCookie(Balancer.cookie(stickTo));
-        }
-        boolean bodyless = request.method() == HttpMethod.HEAD || answer.statusCode() == 204
-                || answer.statusCode() == 304 || answer.statusCode() / 100 == 1;
-        if (!bodyless && !answer.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
-            response.setChunked(true);
-        }
-        answer.pipeTo(response).onFailure(e -> {
-            log.debug("response of {} {} cut: {}", request.method(), request.uri(), e.toString());
-            response.reset();
+    /** The client's body to the backend as it arrives, pausing the client while the backend's side is full. */
+    private static void streamBody(HttpServerRequest request, Upstream upstream) {
+        request.handler(piece -> {
+            upstream.write(((BufferInternal) piece).getByteBuf());
+            if (!upstream.writable()) {
+                request.pause();
+                upstream.whenWritable(request::resume);
+            }
         });
+        request.endHandler(v -> upstream.end());
+        request.exceptionHandler(e -> upstream.close());
+        request.resume();
+    }
+
+    /** The request line of {@code request}, with empty headers: the caller chooses which to carry. */
+    private static HttpRequest head(HttpServerRequest request) {
+        return new DefaultHttpRequest(HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf(request.method().name()),
+                request.uri(), HEADERS.newHeaders());
+    }
+
+    /** Relays the backend's response to the client as it comes, with backpressure both ways. */
+    private class Relay implements Upstream.Exchange {
+        final HttpServerRequest request;
+        final Backend backend;
+        final Upstream upstream;
+        private final boolean setCookie;
+        private boolean done;
+
+        Relay(HttpServerRequest request, Backend backend, Upstream upstream, boolean setCookie) {
+            this.request = request;
+            this.backend = backend;
+            this.upstream = upstream;
+            this.setCookie = setCookie;
+        }
+
+        @Override
+        public void head(HttpResponse answer) {
+            HttpServerResponse response = request.response();
+            if (response.headWritten() || response.closed()) {
+                clientLeft();
+                return;
+            }
+            response.setStatusCode(answer.status().code()).setStatusMessage(answer.status().reasonPhrase());
+            HopByHop.copyEndToEnd(answer.headers(), response.headers());
+            if (setCookie) {
+                response.addCookie(Balancer.cookie(backend));
+            }
+            int status = answer.status().code();
+            boolean bodyless = request.method() == HttpMethod.HEAD || status == 204 || status == 304;
+            if (!bodyless && !answer.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+                response.setChunked(true);
+            }
+        }
+
+        @Override
+        public void content(ByteBuf piece) {
+            HttpServerResponse response = request.response();
+            response.write(BufferInternal.buffer(piece)).onComplete(written -> piece.release());
+            if (response.writeQueueFull()) {
+                upstream.reading(false);
+                response.drainHandler(v -> upstream.reading(true));
+            }
+        }
+
+        @Override
+        public void end(ByteBuf last) {
+            done = true;
+            if (last.isReadable()) {
+                request.response().end(BufferInternal.buffer(last)).onComplete(written -> last.release());
+            } else {
+                last.release();
+                request.response().end();
+            }
+        }
+
+        @Override
+        public void failed(Throwable cause) {
+            done = true;
+            badGateway(request, backend, cause);
+        }
+
+        /** The client went away mid-exchange: the backend's connection cannot be reused. */
+        void clientLeft() {
+            if (!done) {
+                done = true;
+                upstream.close();
+            }
+        }
     }
 
     /** ComfyUI's answer to a prompt, read whole (it is small) to learn the prompt's id. */
-    private void relayPrompt(HttpServerRequest request, Backend backend, HttpClientResponse answer) {
-        answer.body().onComplete(read -> {
+    private final class PromptRelay extends Relay {
+        private HttpResponse answer;
+        private final Buffer body = Buffer.buffer();
+
+        PromptRelay(HttpServerRequest request, Backend backend, Upstream upstream) {
+            super(request, backend, upstream, false);
+        }
+
+        @Override
+        public void head(HttpResponse answer) {
+            this.answer = answer;
+        }
+
+        @Override
+        public void content(ByteBuf piece) {
+            body.appendBuffer(BufferInternal.buffer(piece));
+            piece.release();
+        }
+
+        @Override
+        public void end(ByteBuf last) {
+            content(last);
             HttpServerResponse response = request.response();
-            if (read.failed()) {
-                badGateway(request, backend, read.cause());
-                return;
-            }
             if (response.headWritten() || response.closed()) {
                 return;
             }
-            Buffer body = read.result();
-            if (answer.statusCode() == 200) {
+            if (answer.status().code() == 200) {
                 json(body).map(json -> json.getValue("prompt_id")).ifPresent(id -> balancer.promptAccepted(backend, String.valueOf(id)));
             }
-            response.setStatusCode(answer.statusCode()).setStatusMessage(answer.statusMessage());
+            response.setStatusCode(answer.status().code()).setStatusMessage(answer.status().reasonPhrase());
             HopByHop.copyEndToEnd(answer.headers(), response.headers());
-            response.headers().remove(HttpHeaders.TRANSFER_ENCODING);
             response.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length())).end(body);
-        });
+        }
     }
 
-    private void tunnel(HttpServerRequest request, Backend target, long arrived) {
-        client.request(options(request, target)).onComplete(opened -> {
-            if (opened.failed()) {
-                badGateway(request, target, opened.cause());
+    private void tunnel(HttpServerRequest request, Backend target, long arrived, ContextInternal context) {
+        HttpRequest head = head(request);
+        request.headers().forEach(header -> head.headers().add(header.getKey(), header.getValue()));
+        addForwardedHeaders(request, head.headers());
+        stripLoopbackCredentials(request, head.headers());
+        upstreams.connect(context.nettyEventLoop(), target.address(), (upstream, failure) -> {
+            if (failure != null) {
+                badGateway(request, target, failure);
                 return;
             }
-            HttpClientRequest outgoing = opened.result();
-            request.headers().forEach((name, value) -> {
-                if (!name.equalsIgnoreCase("host")) {
-                    outgoing.headers().add(name, value);
-                }
-            });
-            addForwardedHeaders(request, outgoing.headers());
-            stripLoopbackCredentials(request, outgoing.headers());
-            // connect() never ends the request, so when the tunnel's connection closes, however normally, Vert.x fails
-            // the request with "Connection was closed" and logs it as an ERROR unless someone handles it.
-            outgoing.exceptionHandler(e -> log.debug("tunnel of {} ended: {}", request.uri(), e.toString()));
-            outgoing.connect().onComplete(connected -> {
-                if (connected.failed()) {
-                    badGateway(request, target, connected.cause());
-                    return;
-                }
-                HttpClientResponse answer = connected.result();
-                if (answer.statusCode() != 101) {
-                    request.resume();
-                    relay(request, answer, null);
-                    return;
-                }
-                NetSocket backend = answer.netSocket();
-                // ComfyUI may hang up before the client's side is upgraded: then the client must not be left open.
-                backend.closeHandler(v -> request.connection().close());
-                HttpServerResponse response = request.response().setStatusCode(101);
-                response.headers().addAll(answer.headers());
-                request.toNetSocket().onComplete(upgraded -> {
-                    if (upgraded.failed()) {
-                        log.debug("client of {} left during the upgrade: {}", request.uri(), upgraded.cause().toString());
-                        backend.close();
-                        return;
-                    }
-                    // The upgraded connection leaves the response behind, and its end handler with it.
-                    metrics.requestCompleted(request.method(), 101, System.nanoTime() - arrived, 0, 0);
-                    String clientId = request.getParam("clientId");
-                    if (clientId != null) {
-                        balancer.webSocketOpened(clientId, target);
-                    }
-                    join(upgraded.result(), backend, target.policy(),
-                            () -> Optional.ofNullable(clientId).ifPresent(id -> balancer.webSocketClosed(id, target)));
-                });
-            });
+            upstream.send(head, new Handshake(request, target, upstream, arrived));
+            upstream.end();
         });
     }
 
-    /** Both directions with backpressure; either side closing closes the other, and the tunnel counts as closed once. */
-    private void join(NetSocket client, NetSocket backend, ProxyPolicy policy, Runnable onClose) {
-        metrics.webSocketOpened();
-        AtomicBoolean open = new AtomicBoolean(true);
-        // Only what the client sends is activity: ComfyUI and its custom nodes push status messages to every open
-        // tab on their own, and a forgotten tab must not keep the GPU awake.
-        pump(client, backend, bytes -> {
-            policy.webSocketTraffic();
-            metrics.webSocketBytesIn(bytes);
-        });
-        pump(backend, client, metrics::webSocketBytesOut);
-        client.closeHandler(v -> closed(backend, open, onClose));
-        backend.closeHandler(v -> closed(client, open, onClose));
-    }
+    /**
+     * The backend's answer to a WebSocket upgrade: anything but a 101 is relayed as a response; a 101 upgrades
+     * the client's connection too, and the two are joined into a tunnel, with backpressure both ways. Either side
+     * closing closes the other, and the tunnel counts as closed once.
+     */
+    private final class Handshake implements Upstream.Exchange {
+        private final HttpServerRequest request;
+        private final Backend target;
+        private final Upstream upstream;
+        private final long arrived;
+        private final String clientId;
+        private Relay refused;
+        private NetSocket client;
+        private boolean open;
 
-    private void closed(NetSocket other, AtomicBoolean open, Runnable onClose) {
-        other.close();
-        if (open.compareAndSet(true, false)) {
-            metrics.webSocketClosed();
-            onClose.run();
+        Handshake(HttpServerRequest request, Backend target, Upstream upstream, long arrived) {
+            this.request = request;
+            this.target = target;
+            this.upstream = upstream;
+            this.arrived = arrived;
+            this.clientId = request.getParam("clientId");
         }
-    }
 
-    private void pump(ReadStream<Buffer> from, WriteStream<Buffer> to, IntConsumer counted) {
-        from.handler(chunk -> {
-            counted.accept(chunk.length());
-            to.write(chunk);
-            if (to.writeQueueFull()) {
-                from.pause();
-                to.drainHandler(v -> from.resume());
+        @Override
+        public void head(HttpResponse answer) {
+            if (answer.status().code() != 101) {
+                refused = new Relay(request, target, upstream, false);
+                request.response().closeHandler(v -> refused.clientLeft());
+                refused.head(answer);
+                request.resume();
+                return;
             }
-        });
-    }
-
-    private RequestOptions options(HttpServerRequest request, Backend backend) {
-        // No per-request idle timeout: it would arm and cancel a timer for every request, and count only bytes received.
-        // The connection's idle timeout (the client's options) cuts a request when no byte moves either way.
-        RequestOptions options = new RequestOptions()
-                .setServer(backend.address())
-                .setMethod(request.method())
-                .setURI(request.uri());
-        HostAndPort authority = request.authority();
-        if (authority != null) {
-            options.setHost(authority.host()).setPort(authority.port() > 0 ? authority.port() : 80);
+            // Nothing is read from ComfyUI until the client's side is upgraded too and can take it.
+            upstream.reading(false);
+            HttpServerResponse response = request.response().setStatusCode(101);
+            answer.headers().forEach(header -> response.headers().add(header.getKey(), header.getValue()));
+            request.toNetSocket().onComplete(upgraded -> {
+                if (upgraded.failed()) {
+                    log.debug("client of {} left during the upgrade: {}", request.uri(), upgraded.cause().toString());
+                    upstream.close();
+                    return;
+                }
+                // The upgraded connection leaves the response behind, and its end handler with it.
+                metrics.requestCompleted(request.method(), 101, System.nanoTime() - arrived, 0, 0);
+                join(upgraded.result());
+            });
         }
-        return options;
+
+        private void join(NetSocket socket) {
+            client = socket;
+            open = true;
+            metrics.webSocketOpened();
+            if (clientId != null) {
+                balancer.webSocketOpened(clientId, target);
+            }
+            ProxyPolicy policy = target.policy();
+            socket.handler(piece -> {
+                // Only what the client sends is activity: ComfyUI and its custom nodes push status messages to every
+                // open tab on their own, and a forgotten tab must not keep the GPU awake.
+                policy.webSocketTraffic();
+                metrics.webSocketBytesIn(piece.length());
+                upstream.write(((BufferInternal) piece).getByteBuf());
+                if (!upstream.writable()) {
+                    socket.pause();
+                    upstream.whenWritable(socket::resume);
+                }
+            });
+            socket.closeHandler(v -> {
+                upstream.close();
+                closed();
+            });
+            upstream.tunnel();
+            upstream.reading(true);
+        }
+
+        @Override
+        public void content(ByteBuf piece) {
+            if (refused != null) {
+                refused.content(piece);
+                return;
+            }
+            metrics.webSocketBytesOut(piece.readableBytes());
+            client.write(BufferInternal.buffer(piece)).onComplete(written -> piece.release());
+            if (client.writeQueueFull()) {
+                upstream.reading(false);
+                client.drainHandler(v -> upstream.reading(true));
+            }
+        }
+
+        @Override
+        public void end(ByteBuf last) {
+            refused.end(last);
+        }
+
+        @Override
+        public void failed(Throwable cause) {
+            if (refused != null) {
+                refused.failed(cause);
+            } else if (client != null) {
+                log.debug("tunnel of {} ended: {}", request.uri(), cause.toString());
+                client.close();
+                closed();
+            } else if (request.response().headWritten() || request.response().getStatusCode() == 101) {
+                // ComfyUI hung up before the client's side was upgraded: the client must not be left open.
+                request.connection().close();
+            } else {
+                badGateway(request, target, cause);
+            }
+        }
+
+        private void closed() {
+            if (open) {
+                open = false;
+                metrics.webSocketClosed();
+                if (clientId != null) {
+                    balancer.webSocketClosed(clientId, target);
+                }
+            }
+        }
     }
 
-    private static void copyRequestHeaders(HttpServerRequest request, MultiMap to) {
-        HopByHop.copyEndToEnd(request.headers(), to);
-        to.remove(HttpHeaders.HOST);
-        addForwardedHeaders(request, to);
-        stripLoopbackCredentials(request, to);
-    }
-
-    private static void addForwardedHeaders(HttpServerRequest request, MultiMap to) {
+    private static void addForwardedHeaders(HttpServerRequest request, io.netty.handler.codec.http.HttpHeaders to) {
         String clientAddress = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
         String previous = request.headers().get("X-Forwarded-For");
         to.set("X-Forwarded-For", previous == null ? clientAddress : previous + ", " + clientAddress);
@@ -377,7 +479,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private static void stripLoopbackCredentials(HttpServerRequest request, MultiMap to) {
+    private static void stripLoopbackCredentials(HttpServerRequest request, io.netty.handler.codec.http.HttpHeaders to) {
         if (request.remoteAddress() == null || !isLoopback(request.remoteAddress().hostAddress())) {
             for (String header : LOOPBACK_TRUSTED) {
                 to.remove(header);
@@ -438,6 +540,6 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     @Override
     public void close() {
-        client.close();
+        upstreams.close();
     }
 }

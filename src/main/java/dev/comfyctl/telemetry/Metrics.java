@@ -4,7 +4,6 @@ import dev.comfyctl.proxy.ProxyMetrics;
 import dev.comfyctl.proxy.WakePolicy;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.IdleStopper;
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
@@ -14,8 +13,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
-
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The daemon's metrics, scraped by Prometheus at {@code GET /metrics}: the proxy's traffic, each instance's
@@ -27,15 +24,12 @@ public final class Metrics implements AutoCloseable {
     private static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    /** Listens to the JVM's GC notifications until closed. */
-    private final JvmGcMetrics gc = new JvmGcMetrics();
     private final ProxyMeters proxy = new ProxyMeters(registry);
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     public Metrics() {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
-        gc.bindTo(registry);
+        new GcCounters().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
@@ -59,13 +53,9 @@ public final class Metrics implements AutoCloseable {
                 .onFailure(ctx::fail));
     }
 
-    /** Stops listening to the JVM; idempotent. */
+    /** Idempotent. */
     @Override
     public void close() {
-        if (closed.getAndSet(true)) {
-            return;
-        }
-        gc.close();
         registry.close();
     }
 }

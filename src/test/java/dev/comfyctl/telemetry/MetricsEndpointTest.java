@@ -79,7 +79,8 @@ class MetricsEndpointTest {
         assertThat(scrape.value("comfyctl_instance_time_to_ready_seconds", "instance", COMFYUI)).isNaN();
         assertThat(scrape.has("jvm_memory_used_bytes")).isTrue();
         assertThat(scrape.has("jvm_threads_live_threads")).isTrue();
-        assertThat(scrape.has("jvm_gc_max_data_size_bytes")).isTrue();
+        assertThat(scrape.has("jvm_gc_collections_total")).isTrue();
+        assertThat(scrape.has("jvm_gc_collection_time_seconds_total")).isTrue();
         assertThat(scrape.has("process_uptime_seconds")).isTrue();
     }
 
