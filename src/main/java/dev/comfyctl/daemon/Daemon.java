@@ -416,6 +416,9 @@ public final class Daemon implements AutoCloseable {
         HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort())
                 .setHandle100ContinueAutomatically(true)
                 .setTcpNoDelay(true)
+                // WebSockets are ComfyUI's, tunnelled as bytes: Vert.x's extension handler would only cost every message.
+                .setPerMessageWebSocketCompressionSupported(false)
+                .setPerFrameWebSocketCompressionSupported(false)
                 // Bodies are relayed in pieces of this size: the default 8 KiB halves bulk throughput.
                 .setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
         try {
