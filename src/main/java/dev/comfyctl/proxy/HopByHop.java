@@ -51,7 +51,10 @@ final class HopByHop {
         return false;
     }
 
-    /** The header names the {@code Connection} header lists, lower-cased; "keep-alive" and "close" among them are harmless. */
+    /**
+     * The header names the {@code Connection} header lists, lower-cased, without its usual options "keep-alive"
+     * (already dropped) and "close" (no header): the common {@code Connection: keep-alive} then names nothing.
+     */
     private static Set<String> namedByConnection(List<String> connection) {
         Set<String> named = new HashSet<>();
         for (String value : connection) {
@@ -59,6 +62,8 @@ final class HopByHop {
                 named.add(token.strip().toLowerCase(Locale.ROOT));
             }
         }
+        named.remove("keep-alive");
+        named.remove("close");
         return named;
     }
 }
