@@ -2,7 +2,12 @@ package dev.comfyctl.proxy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -13,7 +18,6 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -111,7 +115,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     /** Reads the whole (small) body; answers 413 and fails when it passes {@link #MAX_ROUTED_BODY}. */
     private Future<Buffer> readRoutedBody(HttpServerRequest request) {
         Promise<Buffer> read = Promise.promise();
-        String declared = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        String declared = request.getHeader(HttpHeaderNames.CONTENT_LENGTH);
         if (declared != null && declared.strip().matches("\\d{1,18}") && Long.parseLong(declared.strip()) > MAX_ROUTED_BODY) {
             tooLarge(request);
             read.fail("body too large");
@@ -150,8 +154,8 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         });
         request.endHandler(v -> request.connection().close());
         request.resume();
-        response.setStatusCode(413).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .putHeader(HttpHeaders.CONNECTION, "close")
+        response.setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                .putHeader(HttpHeaderNames.CONNECTION, "close")
                 .end(new JsonObject().put("error", "the body of " + request.method() + " " + request.path() + " is larger than "
                         + MAX_ROUTED_BODY / (1024 * 1024) + " MiB, the most comfyctl reads to choose the ComfyUI instance;"
                         + " send large inputs with POST /upload/image and refer to them by name").encode());
@@ -173,15 +177,23 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody, ContextInternal context) {
         Backend backend = choice.backend();
-        HttpRequest head = head(request);
-        HopByHop.copyEndToEnd(request.headers(), head.headers());
-        head.headers().remove(HttpHeaders.EXPECT);
-        addForwardedHeaders(request, head.headers());
-        stripLoopbackCredentials(request, head.headers());
-        if (readBody != null) {
-            head.headers().set(HttpHeaders.CONTENT_LENGTH, readBody.length());
-        } else if (hasBody(request) && !request.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
-            HttpUtil.setTransferEncodingChunked(head, true);
+        HttpHeaders headers = HEADERS.newHeaders();
+        HopByHop.copyEndToEnd(request.headers(), headers);
+        headers.remove(HttpHeaderNames.EXPECT);
+        addForwardedHeaders(request, headers);
+        stripLoopbackCredentials(request, headers);
+        boolean streamed = readBody == null && hasBody(request);
+        HttpRequest outgoing;
+        if (streamed) {
+            outgoing = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method(request), request.uri(), headers);
+            if (!request.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                HttpUtil.setTransferEncodingChunked(outgoing, true);
+            }
+        } else {
+            outgoing = whole(request, headers, readBody == null ? Unpooled.EMPTY_BUFFER : ((BufferInternal) readBody).getByteBuf());
+            if (readBody != null) {
+                headers.set(HttpHeaderNames.CONTENT_LENGTH, readBody.length());
+            }
         }
         upstreams.connect(context.nettyEventLoop(), backend.address(), (upstream, failure) -> {
             if (failure != null) {
@@ -192,17 +204,11 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                     ? new PromptRelay(request, backend, upstream)
                     : new Relay(request, backend, upstream, choice.setCookie());
             request.response().closeHandler(v -> relay.clientLeft());
-            upstream.send(head, relay);
-            if (readBody != null) {
-                if (readBody.length() > 0) {
-                    upstream.write(((BufferInternal) readBody).getByteBuf());
-                }
-                upstream.end();
-            } else if (hasBody(request)) {
+            upstream.send(outgoing, relay);
+            if (streamed) {
                 streamBody(request, upstream);
             } else {
                 request.resume();
-                upstream.end();
             }
         });
     }
@@ -221,10 +227,13 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         request.resume();
     }
 
-    /** The request line of {@code request}, with empty headers: the caller chooses which to carry. */
-    private static HttpRequest head(HttpServerRequest request) {
-        return new DefaultHttpRequest(HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf(request.method().name()),
-                request.uri(), HEADERS.newHeaders());
+    /** {@code request}'s line with these headers and this whole body, sent in one write. */
+    private static FullHttpRequest whole(HttpServerRequest request, HttpHeaders headers, ByteBuf body) {
+        return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method(request), request.uri(), body, headers, HEADERS.newEmptyHeaders());
+    }
+
+    private static io.netty.handler.codec.http.HttpMethod method(HttpServerRequest request) {
+        return io.netty.handler.codec.http.HttpMethod.valueOf(request.method().name());
     }
 
     /** Relays the backend's response to the client as it comes, with backpressure both ways. */
@@ -256,7 +265,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             }
             int status = answer.status().code();
             boolean bodyless = request.method() == HttpMethod.HEAD || status == 204 || status == 304;
-            if (!bodyless && !answer.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+            if (!bodyless && !answer.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
                 response.setChunked(true);
             }
         }
@@ -329,22 +338,22 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             }
             response.setStatusCode(answer.status().code()).setStatusMessage(answer.status().reasonPhrase());
             HopByHop.copyEndToEnd(answer.headers(), response.headers());
-            response.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length())).end(body);
+            response.putHeader(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length())).end(body);
         }
     }
 
     private void tunnel(HttpServerRequest request, Backend target, long arrived, ContextInternal context) {
-        HttpRequest head = head(request);
-        request.headers().forEach(header -> head.headers().add(header.getKey(), header.getValue()));
-        addForwardedHeaders(request, head.headers());
-        stripLoopbackCredentials(request, head.headers());
+        HttpHeaders headers = HEADERS.newHeaders();
+        request.headers().forEach(header -> headers.add(header.getKey(), header.getValue()));
+        addForwardedHeaders(request, headers);
+        stripLoopbackCredentials(request, headers);
+        FullHttpRequest upgrade = whole(request, headers, Unpooled.EMPTY_BUFFER);
         upstreams.connect(context.nettyEventLoop(), target.address(), (upstream, failure) -> {
             if (failure != null) {
                 badGateway(request, target, failure);
-                return;
+            } else {
+                upstream.send(upgrade, new Handshake(request, target, upstream, arrived));
             }
-            upstream.send(head, new Handshake(request, target, upstream, arrived));
-            upstream.end();
         });
     }
 
@@ -469,7 +478,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private static void addForwardedHeaders(HttpServerRequest request, io.netty.handler.codec.http.HttpHeaders to) {
+    private static void addForwardedHeaders(HttpServerRequest request, HttpHeaders to) {
         String clientAddress = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
         String previous = request.headers().get("X-Forwarded-For");
         to.set("X-Forwarded-For", previous == null ? clientAddress : previous + ", " + clientAddress);
@@ -479,7 +488,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private static void stripLoopbackCredentials(HttpServerRequest request, io.netty.handler.codec.http.HttpHeaders to) {
+    private static void stripLoopbackCredentials(HttpServerRequest request, HttpHeaders to) {
         if (request.remoteAddress() == null || !isLoopback(request.remoteAddress().hostAddress())) {
             for (String header : LOOPBACK_TRUSTED) {
                 to.remove(header);
@@ -492,17 +501,17 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     }
 
     private static boolean hasBody(HttpServerRequest request) {
-        String length = request.headers().get(HttpHeaders.CONTENT_LENGTH);
+        String length = request.headers().get(HttpHeaderNames.CONTENT_LENGTH);
         if (length != null) {
             return !length.strip().equals("0");
         }
-        String encoding = request.headers().get(HttpHeaders.TRANSFER_ENCODING);
+        String encoding = request.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
         return encoding != null && encoding.toLowerCase(Locale.ROOT).contains("chunked");
     }
 
     static boolean isWebSocketUpgrade(HttpServerRequest request) {
-        String upgrade = request.headers().get(HttpHeaders.UPGRADE);
-        String connection = request.headers().get(HttpHeaders.CONNECTION);
+        String upgrade = request.headers().get(HttpHeaderNames.UPGRADE);
+        String connection = request.headers().get(HttpHeaderNames.CONNECTION);
         return request.method() == HttpMethod.GET && upgrade != null && upgrade.equalsIgnoreCase("websocket")
                 && connection != null && connection.toLowerCase(Locale.ROOT).contains("upgrade");
     }
@@ -513,7 +522,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         if (cause instanceof RejectedException rejected) {
             Rejection rejection = rejected.rejection();
             response.setStatusCode(rejection.status()).headers().addAll(rejection.headers());
-            response.putHeader(HttpHeaders.CONTENT_TYPE, rejection.contentType()).end(rejection.body());
+            response.putHeader(HttpHeaderNames.CONTENT_TYPE, rejection.contentType()).end(rejection.body());
         } else {
             log.warn("proxy policy failed for {} {}", request.method(), request.uri(), cause);
             error(response, 500, "comfyctl could not decide how to handle this request: " + cause);
@@ -533,7 +542,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
     private static void error(HttpServerResponse response, int status, String message) {
         if (!response.closed()) {
-            response.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+            response.setStatusCode(status).putHeader(HttpHeaderNames.CONTENT_TYPE, "application/json")
                     .end(new JsonObject().put("error", message).encode());
         }
     }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
@@ -79,12 +80,19 @@ final class Upstream extends ChannelDuplexHandler {
         return upstream;
     }
 
-    /** Starts an exchange: the request's head goes out now, its body with {@link #write} and {@link #end}. */
-    void send(HttpRequest head, Exchange exchange) {
+    /**
+     * Starts an exchange. A {@link FullHttpRequest} goes out whole; of any other request the head goes out now, its
+     * body with {@link #write} and {@link #end}.
+     */
+    void send(HttpRequest request, Exchange exchange) {
         this.exchange = exchange;
-        requestSent = false;
         responseDone = false;
-        channel.write(head, channel.voidPromise());
+        requestSent = request instanceof FullHttpRequest;
+        if (requestSent) {
+            channel.writeAndFlush(request, channel.voidPromise());
+        } else {
+            channel.write(request, channel.voidPromise());
+        }
     }
 
     void write(ByteBuf piece) {
