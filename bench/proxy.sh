@@ -3,6 +3,8 @@
 # same proxy, all measured in this run, on loopback. See bench/README.md for what each figure means and why
 # the origins are what they are.
 #   small GET req/s, p50, p99   wrk 2 threads x 32 connections: direct / comfyctl / nginx (and nginx, 1 worker)
+#   small GET CPU per request   the serving processes' CPU time over those runs, per request: steadier than req/s
+#                               when the cores are shared, as client, proxy and origin share them here
 #   small GET p50, sequential   wrk 1 connection (the latency comfyctl adds, without queueing)
 #   1 GiB GET and POST          direct / comfyctl / nginx, against a fast origin and against the fake ComfyUI
 #   WebSocket round trip        direct / comfyctl / nginx, against the fake ComfyUI echoing (ws_echo)
@@ -172,14 +174,37 @@ origin() {  # <kind>: (re)start the daemon's ComfyUI as that origin; returns whe
     echo "comfyctl could not start the $1 origin; daemon log:" >&2; tail -n 30 "$work/daemon.log" >&2; exit 1; }
 }
 rss_mb() { awk -v k="$1:" '$1 == k {printf "%.1f", $2/1024}' "/proc/$daemon_pid/status"; }
-load() {   # <url> <secs> <threads> <connections>: "req/s p50_us p99_us errors" from wrk's summary
-  wrk -t"$3" -c"$4" -d"$2s" -s "$work/report.lua" "$1" | tail -n 1
+cpu_ticks() {  # <pid>...: user + system CPU ticks of these processes, all their threads
+  local total=0 pid fields
+  for pid in "$@"; do
+    fields="$(sed 's/.*) //' "/proc/$pid/stat")"
+    total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+serving_pids() {  # <path>: the processes that serve it; an nginx's are its workers
+  case "$1" in
+    comfyctl) echo "$daemon_pid" ;;
+    viangx) pgrep -P "${proxy_pids[0]}" ;;
+    viangx1) pgrep -P "${proxy_pids[1]}" ;;
+    direct) pgrep -P "$(cat "$work/origin/nginx.pid")" ;;
+  esac
+}
+hz="$(getconf CLK_TCK)"
+load() {   # <path> <url> <secs> <threads> <connections>: "req/s p50_us p99_us errors cpu_us_per_request"
+  local pids before summary
+  pids="$(serving_pids "$1")"
+  # shellcheck disable=SC2086  # one pid per word
+  before="$(cpu_ticks $pids)"
+  summary="$(wrk -t"$4" -c"$5" -d"$3s" -s "$work/report.lua" "$2" | tail -n 1)"
+  # shellcheck disable=SC2086
+  echo "$summary" | awk -v ticks="$(( $(cpu_ticks $pids) - before ))" -v hz="$hz" '{printf "%s %s %s %s %.2f\n", $1, $2, $3, $4, ticks * 1e6 / hz / $5}'
 }
 cat > "$work/report.lua" <<'EOF'
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("%.0f %.1f %.1f %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+  io.write(string.format("%.0f %.1f %.1f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout, summary.requests))
 end
 EOF
 bulk() { "$py" "$here/proxy_tools.py" bulk "$@"; }
@@ -214,14 +239,14 @@ r[rss_after]="$(rss_mb VmRSS)" r[hwm_after]="$(rss_mb VmHWM)"
 
 # ---- Phase 3: the static origin, small GETs under load and one at a time
 origin static
-for path in direct comfyctl viangx viangx1; do load "${!path}/system_stats" "$warm_secs" "$threads" "$connections" >/dev/null; done
+for path in direct comfyctl viangx viangx1; do load "$path" "${!path}/system_stats" "$warm_secs" "$threads" "$connections" >/dev/null; done
 for _ in $(seq "$rounds"); do
   for path in direct comfyctl viangx viangx1; do
-    add "load_$path" "$(load "${!path}/system_stats" "$load_secs" "$threads" "$connections")"
+    add "load_$path" "$(load "$path" "${!path}/system_stats" "$load_secs" "$threads" "$connections")"
   done
 done
 for _ in $(seq "$rounds"); do
-  for path in direct comfyctl viangx; do add "seq_$path" "$(load "${!path}/system_stats" "$seq_secs" 1 1)"; done
+  for path in direct comfyctl viangx; do add "seq_$path" "$(load "$path" "${!path}/system_stats" "$seq_secs" 1 1)"; done
 done
 
 args=()
@@ -246,6 +271,9 @@ row(f"small GET req/s, {conns} conn", f"{c:.0f}", f"nginx {n:.0f}, 1 worker {n1:
 for column, label in ((1, "p50"), (2, "p99")):
     c, n, d = (f(f"load_{p}", column) for p in paths)
     row(f"small GET {label}, {conns} conn", f"{c:.0f} us", f"nginx {n:.0f} us, direct {d:.0f} us", f"{c / n:.2f}x nginx")
+c, n, d, n1 = (f(f"load_{p}", 4) for p in paths + ("viangx1",))
+row("small GET CPU per request", f"{c:.1f} us", f"nginx {n:.1f}, 1 worker {n1:.1f}; origin {d:.1f} us",
+    f"{min(n, n1) / c:.2f}x nginx's efficiency")
 c, n, d = (f(f"seq_{p}", 1) for p in paths)
 row("small GET p50, 1 conn, added", f"{c - d:+.0f} us", f"comfyctl {c:.0f}, nginx {n:.0f}, direct {d:.0f} us",
     f"nginx adds {n - d:+.0f} us", "< 150 us", c - d < 150)
