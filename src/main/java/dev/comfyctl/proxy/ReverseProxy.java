@@ -1,9 +1,9 @@
 package dev.comfyctl.proxy;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -62,12 +62,12 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
     /** How much of a refused body is read and dropped, so that its client gets the 413, before the connection is cut. */
     private static final long DROPPED_BODY_LIMIT = 4L * MAX_ROUTED_BODY;
+    /** The server has validated what the client sent; the proxy only removes and adds headers it names itself. */
+    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
 
     private final Balancer balancer;
     private final ProxyMetrics metrics;
     private final Upstreams upstreams;
-    /** The server has validated what the client sent; the proxy only removes and adds headers it names itself. */
-    private static final HttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory().withValidation(false);
 
     /**
      * @param timeout how long a request may go without any bytes moving before it is cut (300 s: generations
@@ -182,6 +182,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         headers.remove(HttpHeaderNames.EXPECT);
         addForwardedHeaders(request, headers);
         stripLoopbackCredentials(request, headers);
+        keepHost(headers, backend);
         boolean streamed = readBody == null && hasBody(request);
         HttpRequest outgoing;
         if (streamed) {
@@ -347,6 +348,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         request.headers().forEach(header -> headers.add(header.getKey(), header.getValue()));
         addForwardedHeaders(request, headers);
         stripLoopbackCredentials(request, headers);
+        keepHost(headers, target);
         FullHttpRequest upgrade = whole(request, headers, Unpooled.EMPTY_BUFFER);
         upstreams.connect(context.nettyEventLoop(), target.address(), (upstream, failure) -> {
             if (failure != null) {
@@ -475,6 +477,13 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                     balancer.webSocketClosed(clientId, target);
                 }
             }
+        }
+    }
+
+    /** The client's Host stays; an HTTP/1.0 client may have sent none, and HTTP/1.1 requires one. */
+    private static void keepHost(HttpHeaders headers, Backend backend) {
+        if (!headers.contains(HttpHeaderNames.HOST)) {
+            headers.set(HttpHeaderNames.HOST, backend.address().host() + ":" + backend.address().port());
         }
     }
 

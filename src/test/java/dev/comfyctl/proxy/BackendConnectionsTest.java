@@ -27,6 +27,7 @@ class BackendConnectionsTest {
     private final AtomicInteger opened = new AtomicInteger();
     private final AtomicInteger closed = new AtomicInteger();
     private ReverseProxy proxy;
+    private int backendPort;
 
     @AfterEach
     void stop() throws Exception {
@@ -87,6 +88,18 @@ class BackendConnectionsTest {
         assertThat(next.body()).isEqualTo("fine");
     }
 
+    @Test
+    void anHttp10RequestWithoutHostReachesTheBackendWithItsAddressAsHost() throws Exception {
+        URI base = proxyTo(request -> request.response().end("host " + request.getHeader("Host")));
+
+        try (Socket client = new Socket(base.getHost(), base.getPort())) {
+            client.getOutputStream().write("GET /old HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+
+            assertThat(answer).startsWith("HTTP/1.0 200").endsWith("host 127.0.0.1:" + backendPort);
+        }
+    }
+
     /** Starts {@code answer} as the backend and a proxy in front of it; the proxy's base URI. */
     private URI proxyTo(Consumer<HttpServerRequest> answer) throws Exception {
         HttpServer backend = vertx.createHttpServer()
@@ -96,7 +109,8 @@ class BackendConnectionsTest {
                 })
                 .requestHandler(answer::accept)
                 .listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(backend.actualPort(), "127.0.0.1"),
+        backendPort = backend.actualPort();
+        proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(backendPort, "127.0.0.1"),
                 Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
         HttpServer front = vertx.createHttpServer().requestHandler(proxy).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
