@@ -26,6 +26,7 @@ import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.SocketAddress;
+import io.vertx.core.streams.WriteStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -237,6 +238,18 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         return io.netty.handler.codec.http.HttpMethod.valueOf(request.method().name());
     }
 
+    /**
+     * A piece read from the backend, to the client as it is (released once written); the backend is not read
+     * while the client's side is full.
+     */
+    private static void pass(ByteBuf piece, Upstream from, WriteStream<Buffer> to) {
+        to.write(BufferInternal.buffer(piece)).onComplete(written -> piece.release());
+        if (to.writeQueueFull()) {
+            from.reading(false);
+            to.drainHandler(v -> from.reading(true));
+        }
+    }
+
     /** Relays the backend's response to the client as it comes, with backpressure both ways. */
     private class Relay implements Upstream.Exchange {
         final HttpServerRequest request;
@@ -273,12 +286,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
 
         @Override
         public void content(ByteBuf piece) {
-            HttpServerResponse response = request.response();
-            response.write(BufferInternal.buffer(piece)).onComplete(written -> piece.release());
-            if (response.writeQueueFull()) {
-                upstream.reading(false);
-                response.drainHandler(v -> upstream.reading(true));
-            }
+            pass(piece, upstream, request.response());
         }
 
         @Override
@@ -441,11 +449,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                 return;
             }
             metrics.webSocketBytesOut(piece.readableBytes());
-            client.write(BufferInternal.buffer(piece)).onComplete(written -> piece.release());
-            if (client.writeQueueFull()) {
-                upstream.reading(false);
-                client.drainHandler(v -> upstream.reading(true));
-            }
+            pass(piece, upstream, client);
         }
 
         @Override
