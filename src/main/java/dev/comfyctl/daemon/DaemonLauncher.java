@@ -6,9 +6,12 @@ import dev.comfyctl.process.SessionLogs;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
@@ -94,27 +97,30 @@ public final class DaemonLauncher {
         } catch (IOException e) {
             throw new DaemonException("cannot launch the comfyctl daemon: " + e.getMessage(), e);
         }
-        ProgressReader reader = new ProgressReader(progressFile, progress);
-        Instant deadline = Instant.now().plus(progressTimeout);
-        while (Instant.now().isBefore(deadline)) {
-            boolean advanced = reader.readNew();
-            Optional<DaemonInfo> info = DaemonInfo.read(config.home());
-            if (info.isPresent()) {
-                return info.get();
-            }
-            if (!process.isAlive()) {
-                reader.readNew();
-                throw new DaemonException("the comfyctl daemon exited with code " + process.exitValue()
-                        + " before it listened:\n" + tail(log));
-            }
-            if (advanced) {
-                deadline = Instant.now().plus(progressTimeout);
-            }
-            try {
-                Thread.sleep(POLL.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
+        try (ProgressReader reader = new ProgressReader(progressFile, progress)) {
+            Instant deadline = Instant.now().plus(progressTimeout);
+            while (Instant.now().isBefore(deadline)) {
+                boolean advanced = reader.readNew();
+                Optional<DaemonInfo> info = DaemonInfo.read(config.home());
+                if (info.isPresent()) {
+                    // Its last steps were written before it listened, perhaps after the read above.
+                    reader.readNew();
+                    return info.get();
+                }
+                if (!process.isAlive()) {
+                    reader.readNew();
+                    throw new DaemonException("the comfyctl daemon exited with code " + process.exitValue()
+                            + " before it listened:\n" + tail(log));
+                }
+                if (advanced) {
+                    deadline = Instant.now().plus(progressTimeout);
+                }
+                try {
+                    Thread.sleep(POLL.toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
             }
         }
         process.destroy();
@@ -122,11 +128,15 @@ public final class DaemonLauncher {
                 + " s and did not listen; it was stopped:\n" + tail(log));
     }
 
-    /** Follows the progress file: passes on each new whole line, and tells whether it grew or was touched. */
-    private static final class ProgressReader {
+    /**
+     * Follows the progress file: passes on each new whole line, and tells whether it grew or was touched. It
+     * keeps the file open once it exists, so that lines written just before the daemon removes it (as it starts
+     * listening) are still read.
+     */
+    private static final class ProgressReader implements AutoCloseable {
         private final Path file;
         private final Consumer<String> progress;
-        private int offset;
+        private FileChannel channel;
         private FileTime modified;
         private String partial = "";
 
@@ -137,19 +147,20 @@ public final class DaemonLauncher {
 
         boolean readNew() {
             try {
-                if (!Files.exists(file)) {
-                    return false;
+                if (channel == null) {
+                    if (!Files.exists(file)) {
+                        return false;
+                    }
+                    channel = FileChannel.open(file, StandardOpenOption.READ);
                 }
-                FileTime now = Files.getLastModifiedTime(file);
-                boolean touched = modified != null && now.compareTo(modified) > 0;
-                modified = now;
+                boolean touched = touched();
                 // A few lines a step: small enough to read whole.
-                byte[] all = Files.readAllBytes(file);
-                if (all.length <= offset) {
+                long size = channel.size();
+                if (size <= channel.position()) {
                     return touched;
                 }
-                String text = partial + new String(all, offset, all.length - offset, StandardCharsets.UTF_8);
-                offset = all.length;
+                byte[] added = Channels.newInputStream(channel).readNBytes((int) (size - channel.position()));
+                String text = partial + new String(added, StandardCharsets.UTF_8);
                 int end = text.lastIndexOf('\n');
                 partial = text.substring(end + 1);
                 if (end >= 0) {
@@ -157,8 +168,30 @@ public final class DaemonLauncher {
                 }
                 return true;
             } catch (IOException e) {
-                // The daemon removes the file once it listens: daemon.json tells that next.
                 return false;
+            }
+        }
+
+        /** Whether the daemon touched the file since the last look (it does while a step runs without a new line). */
+        private boolean touched() {
+            try {
+                FileTime now = Files.getLastModifiedTime(file);
+                boolean touched = modified != null && now.compareTo(modified) > 0;
+                modified = now;
+                return touched;
+            } catch (IOException e) {
+                return false;  // removed: the daemon listens, and daemon.json tells that next
+            }
+        }
+
+        @Override
+        public void close() {
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    // nothing was written through it
+                }
             }
         }
     }
