@@ -35,12 +35,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * End-to-end job queue figures against fake ComfyUIs that complete prompts at once (prompt_seconds 0):
- * jobs/s through the embedded queue (1 daemon) and through Redis (4 daemons, one instance each), per-job
- * dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt, history,
- * /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes killed
- * at random (kill -9), counting jobs lost and results kept twice.
- * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR MAIN_PY REDIS_URL JOBS SOAK_JOBS
+ * End-to-end job queue figures against fake ComfyUIs that complete prompts at once ({@code bench/FastComfy.java},
+ * started by each daemon through COMFYUI_START_CMD): jobs/s through the embedded queue (1 daemon, 1 instance) and
+ * through Redis (1 daemon with WORKERS=comfyui:4 on 4 mock GPUs: seed 004's 4 workers; then 4 daemons, one instance
+ * each), per-job dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt,
+ * history, /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
+ * killed at random (kill -9), counting jobs lost and results kept twice.
+ * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS
  */
 public class JobsBench {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -49,7 +50,8 @@ public class JobsBench {
             + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";
 
     static Path dir;
-    static Path mainPy;
+    /** Where bench/FastComfy.java was compiled to. */
+    static Path fakeClasses;
     static URI redis;
 
     public static void main(String[] args) {
@@ -65,34 +67,46 @@ public class JobsBench {
 
     static void run(String[] args) throws Exception {
         dir = Path.of(args[0]);
-        mainPy = Path.of(args[1]);
+        fakeClasses = Path.of(args[1]);
         redis = URI.create(args[2]);
         int jobs = Integer.parseInt(args[3]);
         int soakJobs = Integer.parseInt(args[4]);
         List<String> rows = new ArrayList<>();
 
-        // Embedded: one daemon, SQLite, JOBS_PER_INSTANCE=2 (the default).
-        List<Daemon> one = daemons(1, "", "embedded");
-        double directOne = direct(List.of(comfyPort(one.get(0))), jobs / 2, 2);
+        // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
+        List<Daemon> one = daemons(1, 1, "", "embedded");
+        direct(ports(one), jobs / 4, 2);
+        double directOne = direct(ports(one), jobs / 2, 2);
         throughQueue(one, jobs / 4);
         double embedded = throughQueue(one, jobs);
         one.forEach(Daemon::close);
-        rows.add(row("embedded (SQLite), 1 daemon, 2 slots", embedded, directOne, 500));
+        rows.add(row("embedded (SQLite), 1 instance, 2 slots", embedded, directOne, 500));
 
-        // Redis: four daemons sharing one queue, one instance each.
-        List<Daemon> four = daemons(4, redis.toString(), "fleet");
-        List<Integer> ports = four.stream().map(JobsBench::comfyPort).toList();
-        double directFour = direct(ports, jobs / 2, 8);
+        // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
+        List<Daemon> workers = daemons(1, 4, redis.toString(), "workers");
+        direct(ports(workers), jobs / 4, 8);
+        double directWorkers = direct(ports(workers), jobs / 2, 8);
+        throughQueue(workers, jobs / 4);
+        double fleet = throughQueue(workers, jobs);
+        workers.forEach(Daemon::close);
+        rows.add(row("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers, 1000));
+
+        // Redis, four daemons sharing one queue, one instance each.
+        List<Daemon> four = daemons(4, 1, redis.toString(), "fleet");
+        direct(ports(four), jobs / 4, 8);
+        double directFour = direct(ports(four), jobs / 2, 8);
         throughQueue(four, jobs / 4);
-        double fleet = throughQueue(four, jobs);
+        double daemons = throughQueue(four, jobs);
         four.forEach(Daemon::close);
-        rows.add(row("Redis, 4 daemons (workers), 2 slots each", fleet, directFour, 1000));
+        rows.add(row("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour, 1000));
 
         System.out.printf("%-44s %9s  %-34s %7s  %16s  %s%n", "figure", "jobs/s", "baseline: fakes driven directly", "ratio",
                 "overhead/job", "goal");
         rows.forEach(System.out::println);
         System.out.println();
-        soak(soakJobs);
+        if (soakJobs > 0) {
+            soak(soakJobs);
+        }
     }
 
     static String row(String name, double rate, double direct, double goal) {
@@ -102,24 +116,24 @@ public class JobsBench {
                 overheadMs < 5 ? "MET" : "NOT MET");
     }
 
-    /** Daemons in this JVM, each with its own fake ComfyUI, ready. */
-    static List<Daemon> daemons(int count, String queueUrl, String name) throws Exception {
+    /** Daemons in this JVM, each with {@code instances} fake ComfyUIs of its own, ready. */
+    static List<Daemon> daemons(int count, int instances, String queueUrl, String name) throws Exception {
         List<Daemon> daemons = new ArrayList<>();
-        // Closing a daemon stops its ComfyUI: also when the run is interrupted.
+        // Closing a daemon stops its ComfyUIs: also when the run is interrupted.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> daemons.forEach(Daemon::close)));
         for (int i = 0; i < count; i++) {
             Path home = dir.resolve(name + "-" + i);
-            Path install = install(home.resolve("ComfyUI"));
-            Daemon daemon = Daemon.start(config(home, queueUrl, install), false);
-            daemon.instance().start(event -> { }).join();
+            Map<String, String> env = new HashMap<>(environment(home, queueUrl, install(home.resolve("ComfyUI"))));
+            if (instances > 1) {
+                env.put("COMFYUI_PORT", Integer.toString(freeRun(instances)));
+                env.put("GPU_MOCK_COUNT", Integer.toString(instances));
+                env.put("WORKERS", "comfyui:" + instances);
+            }
+            Daemon daemon = Daemon.start(ConfigLoader.load(env, Map.of()).config(), false);
+            daemon.instances().stream().map(instance -> instance.start(event -> { })).toList().forEach(start -> start.join());
             daemons.add(daemon);
         }
         return daemons;
-    }
-
-    static Config config(Path home, String queueUrl, Path install) {
-        Map<String, String> env = environment(home, queueUrl, install);
-        return ConfigLoader.load(env, Map.of()).config();
     }
 
     static final Map<Path, Map<String, String>> ENVIRONMENTS = new HashMap<>();
@@ -140,24 +154,27 @@ public class JobsBench {
             env.put("COMFYUI_RESTART_INTERVAL", "0");
             env.put("COMFYUI_STOP_GRACE_SECONDS", "2");
             env.put("COMFYUI_CRASH_BACKOFF_SECONDS", "0");
+            env.put("COMFYUI_START_CMD", String.join(" ", ProcessHandle.current().info().command().orElse("java"), "-Xmx128m",
+                    "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path") + java.io.File.pathSeparator + fakeClasses,
+                    "FastComfy"));
             return env;
         });
     }
 
+    /** A ComfyUI folder as the daemon checks it; COMFYUI_START_CMD runs FastComfy in place of its main.py. */
     static Path install(Path comfy) throws Exception {
         for (String folder : List.of("models/checkpoints", "custom_nodes", "input", "output", "temp", "user", "venv/bin")) {
             Files.createDirectories(comfy.resolve(folder));
         }
-        Files.copy(mainPy, comfy.resolve("main.py"));
+        Files.writeString(comfy.resolve("main.py"), "# bench/jobs.sh runs bench/FastComfy.java here (COMFYUI_START_CMD)\n");
         Files.writeString(comfy.resolve("requirements.txt"), "torch\n");
-        Files.writeString(comfy.resolve("fake.json"), "{\"prompt_seconds\": 0}");
         Path python = Path.of(new ProcessBuilder("sh", "-c", "command -v python3").start().inputReader().readLine());
         Files.createSymbolicLink(comfy.resolve("venv/bin/python"), python.toRealPath());
         return comfy;
     }
 
-    static int comfyPort(Daemon daemon) {
-        return daemon.instance().snapshot().port();
+    static List<Integer> ports(List<Daemon> daemons) {
+        return daemons.stream().flatMap(daemon -> daemon.instances().stream()).map(instance -> instance.snapshot().port()).toList();
     }
 
     /** Prompts/s of the fakes driven the way a worker drives them, {@code concurrency} clients spread over them. */
@@ -224,8 +241,9 @@ public class JobsBench {
     }
 
     /**
-     * Jobs/s from the first POST /jobs to the last job finished, submitting from 4 threads to the daemons. The
-     * jobs are then looked at through the API (the embedded store is the daemon's alone), oldest first.
+     * Jobs/s from the first POST /jobs to the last job finished (nothing queued, nothing running), submitting from 4
+     * threads to the daemons. Then every job is looked at through the API (the embedded store is the daemon's
+     * alone): all must have succeeded.
      */
     static double throughQueue(List<Daemon> daemons, int jobs) throws Exception {
         ExecutorService submitters = Executors.newFixedThreadPool(4);
@@ -247,20 +265,20 @@ public class JobsBench {
         }
         submitters.shutdown();
         String base = daemons.get(0).info().baseUrl();
-        int succeeded = 0;
-        for (String id : ids) {
-            while (true) {
-                String state = JSON.readTree(get(base + "/jobs/" + id)).path("state").asText();
-                if (state.equals("succeeded") || state.equals("failed") || state.equals("cancelled")) {
-                    succeeded += state.equals("succeeded") ? 1 : 0;
-                    break;
-                }
-                Thread.sleep(5);
+        while (true) {
+            JsonNode running = JSON.readTree(get(base + "/jobs?state=running"));
+            if (running.path("depth").asLong() == 0 && running.path("jobs").isEmpty()) {
+                break;
             }
+            Thread.sleep(20);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        int succeeded = 0;
+        for (String id : ids) {
+            succeeded += JSON.readTree(get(base + "/jobs/" + id)).path("state").asText().equals("succeeded") ? 1 : 0;
+        }
         if (succeeded != jobs) {
-            System.err.println("warning: " + succeeded + " of " + jobs + " jobs succeeded");
+            throw new IllegalStateException(succeeded + " of " + jobs + " jobs succeeded");
         }
         return jobs / seconds;
     }
@@ -362,6 +380,25 @@ public class JobsBench {
 
     static String get(String url) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The first of {@code count} consecutive free ports (WORKERS=comfyui:N listens on COMFYUI_PORT + index). */
+    static int freeRun(int count) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int first = freePort();
+            boolean allFree = first + count - 1 <= 65_535;
+            for (int port = first + 1; allFree && port < first + count; port++) {
+                try (ServerSocket socket = new ServerSocket(port)) {
+                    allFree = socket.getLocalPort() == port;
+                } catch (Exception e) {
+                    allFree = false;
+                }
+            }
+            if (allFree) {
+                return first;
+            }
+        }
+        throw new IllegalStateException("no " + count + " consecutive free ports");
     }
 
     static int freePort() {
