@@ -41,7 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * each), per-job dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt,
  * history, /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
  * killed at random (kill -9), counting jobs lost and results kept twice.
- * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS
+ * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS REDIS_PID
  */
 public class JobsBench {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -53,6 +53,47 @@ public class JobsBench {
     /** Where bench/FastComfy.java was compiled to. */
     static Path fakeClasses;
     static URI redis;
+    static long redisPid;
+
+    /**
+     * A figure: its rate, and the CPU time the benchmark's processes spent per job (or prompt) meanwhile: this JVM
+     * (the daemons and the clients), the fakes, Redis.
+     */
+    record Measured(double rate, double jvmMs, double fakesMs, double redisMs) {
+        double cpuMs() {
+            return jvmMs + fakesMs + redisMs;
+        }
+
+        String split() {
+            return String.format("%.2f + %.2f + %.2f", jvmMs, fakesMs, redisMs);
+        }
+    }
+
+    /** CPU time so far, in nanoseconds: this JVM (daemons, clients), its child processes (the fakes), Redis. */
+    static long[] cpuNanos() {
+        long jvm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class)
+                .getProcessCpuTime();
+        long fakes = ProcessHandle.current().descendants().mapToLong(process -> cpuNanos(process.pid())).sum();
+        return new long[] {jvm, fakes, cpuNanos(redisPid)};
+    }
+
+    static long cpuNanos(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+            return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10_000_000L;
+        } catch (Exception e) {
+            // A process that ended meanwhile: none does while a figure runs.
+            return 0;
+        }
+    }
+
+    static Measured measured(double rate, long[] before, int count) {
+        long[] after = cpuNanos();
+        return new Measured(rate, (after[0] - before[0]) / 1e6 / count, (after[1] - before[1]) / 1e6 / count,
+                (after[2] - before[2]) / 1e6 / count);
+    }
 
     public static void main(String[] args) {
         try {
@@ -71,50 +112,64 @@ public class JobsBench {
         redis = URI.create(args[2]);
         int jobs = Integer.parseInt(args[3]);
         int soakJobs = Integer.parseInt(args[4]);
+        redisPid = Long.parseLong(args[5]);
         List<String> rows = new ArrayList<>();
+        List<String> splits = new ArrayList<>();
         // Each figure and its baseline first runs half as many untimed, so that both are measured with their code
         // compiled (the JIT): cold, the first few hundred prompts run at half speed on either side.
 
         // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
         List<Daemon> one = daemons(1, 1, "", "embedded");
         direct(ports(one), jobs / 2, 2);
-        double directOne = direct(ports(one), jobs, 2);
+        Measured directOne = direct(ports(one), jobs, 2);
         throughQueue(one, jobs / 2);
-        double embedded = throughQueue(one, jobs);
+        Measured embedded = throughQueue(one, jobs);
         one.forEach(Daemon::close);
+        splits.add(split("embedded (SQLite), 1 instance, 2 slots", embedded, directOne));
         rows.add(row("embedded (SQLite), 1 instance, 2 slots", embedded, directOne, 500));
 
         // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
         List<Daemon> workers = daemons(1, 4, redis.toString(), "workers");
         direct(ports(workers), jobs / 2, 8);
-        double directWorkers = direct(ports(workers), jobs, 8);
+        Measured directWorkers = direct(ports(workers), jobs, 8);
         throughQueue(workers, jobs / 2);
-        double fleet = throughQueue(workers, jobs);
+        Measured fleet = throughQueue(workers, jobs);
         workers.forEach(Daemon::close);
+        splits.add(split("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers));
         rows.add(row("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers, 1000));
 
         // Redis, four daemons sharing one queue, one instance each.
         List<Daemon> four = daemons(4, 1, redis.toString(), "fleet");
         direct(ports(four), jobs / 2, 8);
-        double directFour = direct(ports(four), jobs, 8);
+        Measured directFour = direct(ports(four), jobs, 8);
         throughQueue(four, jobs / 2);
-        double daemons = throughQueue(four, jobs);
+        Measured daemons = throughQueue(four, jobs);
         four.forEach(Daemon::close);
+        splits.add(split("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour));
         rows.add(row("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour, 1000));
 
-        System.out.printf("%-44s %9s  %-34s %7s  %16s  %s%n", "figure", "jobs/s", "baseline: fakes driven directly", "ratio",
-                "overhead/job", "goal");
+        System.out.printf("%-42s %7s  %-22s %6s  %12s  %-19s  %s%n", "figure", "jobs/s", "baseline: fakes direct", "ratio",
+                "overhead/job", "CPU/job queue|direct", "goal");
         rows.forEach(System.out::println);
+        System.out.println();
+        System.out.println("CPU time per job (queue) or prompt (direct), in ms: this JVM (daemons and clients) + fakes + Redis, of "
+                + Runtime.getRuntime().availableProcessors() + " cores");
+        splits.forEach(System.out::println);
         System.out.println();
         if (soakJobs > 0) {
             soak(soakJobs);
         }
     }
 
-    static String row(String name, double rate, double direct, double goal) {
-        double overheadMs = 1000.0 / rate - 1000.0 / direct;
-        return String.format("%-44s %9.0f  %-34s %6.2fx  %13.2f ms  >= %.0f jobs/s %s, < 5 ms %s", name, rate,
-                String.format("%.0f prompts/s", direct), rate / direct, overheadMs, goal, rate >= goal ? "MET" : "NOT MET",
+    static String split(String name, Measured queue, Measured direct) {
+        return String.format("%-42s queue %-20s direct %s", name, queue.split(), direct.split());
+    }
+
+    static String row(String name, Measured queue, Measured direct, double goal) {
+        double overheadMs = 1000.0 / queue.rate() - 1000.0 / direct.rate();
+        return String.format("%-42s %7.0f  %-22s %5.2fx  %9.2f ms  %-19s  >= %.0f jobs/s %s, < 5 ms %s", name, queue.rate(),
+                String.format("%.0f prompts/s", direct.rate()), queue.rate() / direct.rate(), overheadMs,
+                String.format("%.2f | %.2f ms", queue.cpuMs(), direct.cpuMs()), goal, queue.rate() >= goal ? "MET" : "NOT MET",
                 overheadMs < 5 ? "MET" : "NOT MET");
     }
 
@@ -180,9 +235,10 @@ public class JobsBench {
     }
 
     /** Prompts/s of the fakes driven the way a worker drives them, {@code concurrency} clients spread over them. */
-    static double direct(List<Integer> ports, int prompts, int concurrency) throws Exception {
+    static Measured direct(List<Integer> ports, int prompts, int concurrency) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(concurrency);
         AtomicInteger left = new AtomicInteger(prompts);
+        long[] cpu = cpuNanos();
         long start = System.nanoTime();
         List<Future<?>> done = new ArrayList<>();
         for (int c = 0; c < concurrency; c++) {
@@ -238,8 +294,9 @@ public class JobsBench {
         for (Future<?> f : done) {
             f.get();
         }
+        double seconds = (System.nanoTime() - start) / 1e9;
         clients.shutdown();
-        return prompts / ((System.nanoTime() - start) / 1e9);
+        return measured(prompts / seconds, cpu, prompts);
     }
 
     /**
@@ -247,10 +304,11 @@ public class JobsBench {
      * threads to the daemons. Then every job is looked at through the API (the embedded store is the daemon's
      * alone): all must have succeeded.
      */
-    static double throughQueue(List<Daemon> daemons, int jobs) throws Exception {
+    static Measured throughQueue(List<Daemon> daemons, int jobs) throws Exception {
         ExecutorService submitters = Executors.newFixedThreadPool(4);
         AtomicInteger left = new AtomicInteger(jobs);
         List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        long[] cpu = cpuNanos();
         long start = System.nanoTime();
         List<Future<?>> done = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
@@ -275,6 +333,7 @@ public class JobsBench {
             Thread.sleep(20);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        Measured measured = measured(jobs / seconds, cpu, jobs);
         int succeeded = 0;
         for (String id : ids) {
             succeeded += JSON.readTree(get(base + "/jobs/" + id)).path("state").asText().equals("succeeded") ? 1 : 0;
@@ -282,7 +341,7 @@ public class JobsBench {
         if (succeeded != jobs) {
             throw new IllegalStateException(succeeded + " of " + jobs + " jobs succeeded");
         }
-        return jobs / seconds;
+        return measured;
     }
 
     /** Worker processes on Redis, one killed (-9) and restarted every few seconds while the jobs run. */
