@@ -59,10 +59,16 @@ public class FastComfy {
             }
         }
         // ComfyUI runs in a session of its own (setsid): a daemon killed with -9 leaves it behind, and the daemon
-        // finds strays by their main.py, which this fake has not. It goes with the daemon that started it instead.
-        ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> System.exit(0)));
-        FastComfy comfy = new FastComfy();
+        // finds strays by their main.py, which this fake has not. It goes with the daemon that started it instead,
+        // within 100 ms, so that the daemon's next start finds its port free (onExit() of a process that is not a
+        // child polls ever more slowly, up to every 5 s).
         Vertx vertx = Vertx.vertx();
+        ProcessHandle.current().parent().ifPresent(parent -> vertx.setPeriodic(100, id -> {
+            if (!parent.isAlive()) {
+                System.exit(0);
+            }
+        }));
+        FastComfy comfy = new FastComfy();
         vertx.createHttpServer()
                 .webSocketHandler(comfy::socket)
                 .requestHandler(comfy::request)
