@@ -22,7 +22,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * One attempt of one job on one ComfyUI: uploads its inputs, opens the WebSocket, submits the prompt, relays
+ * One attempt of one job on one ComfyUI: uploads its inputs, submits the prompt on the instance's shared WebSocket, relays
  * ComfyUI's messages as job events, then stores each output and succeeds the job.
  *
  * <p>How it ends: ComfyUI gone (crash, restart, lost connection) is a retryable failure; a node's execution error
