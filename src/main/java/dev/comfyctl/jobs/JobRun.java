@@ -22,8 +22,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * One attempt of one job on one ComfyUI: uploads its inputs, submits the prompt on the instance's shared WebSocket, relays
- * ComfyUI's messages as job events, then stores each output and succeeds the job.
+ * One attempt of one job on one ComfyUI: uploads its inputs, submits the prompt, relays ComfyUI's messages about it
+ * from the instance's shared WebSocket as job events, then stores each output and succeeds the job.
  *
  * <p>How it ends: ComfyUI gone (crash, restart, lost connection) is a retryable failure; a node's execution error
  * or a prompt ComfyUI refuses is final, with ComfyUI's error; a cancel ({@link #cancel()}, when the lease renewal
