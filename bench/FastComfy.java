@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
@@ -61,13 +62,17 @@ public class FastComfy {
         // ComfyUI runs in a session of its own (setsid): a daemon killed with -9 leaves it behind, and the daemon
         // finds strays by their main.py, which this fake has not. It goes with the daemon that started it instead,
         // within 100 ms, so that the daemon's next start finds its port free (onExit() of a process that is not a
-        // child polls ever more slowly, up to every 5 s).
+        // child polls ever more slowly, up to every 5 s); at once when that daemon died while this JVM started.
+        Optional<ProcessHandle> parent = ProcessHandle.current().parent();
+        if (parent.isEmpty() || parent.get().pid() == 1) {
+            System.exit(0);
+        }
         Vertx vertx = Vertx.vertx();
-        ProcessHandle.current().parent().ifPresent(parent -> vertx.setPeriodic(100, id -> {
-            if (!parent.isAlive()) {
+        vertx.setPeriodic(100, id -> {
+            if (!parent.get().isAlive()) {
                 System.exit(0);
             }
-        }));
+        });
         FastComfy comfy = new FastComfy();
         vertx.createHttpServer()
                 .webSocketHandler(comfy::socket)
