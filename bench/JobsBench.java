@@ -35,12 +35,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * End-to-end job queue figures against fake ComfyUIs that complete prompts at once (prompt_seconds 0):
- * jobs/s through the embedded queue (1 daemon) and through Redis (4 daemons, one instance each), per-job
- * dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt, history,
- * /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes killed
- * at random (kill -9), counting jobs lost and results kept twice.
- * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR MAIN_PY REDIS_URL JOBS SOAK_JOBS
+ * End-to-end job queue figures against fake ComfyUIs that complete prompts at once ({@code bench/FastComfy.java},
+ * started by each daemon through COMFYUI_START_CMD): jobs/s through the embedded queue (1 daemon, 1 instance) and
+ * through Redis (1 daemon with WORKERS=comfyui:4 on 4 mock GPUs: seed 004's 4 workers; then 4 daemons, one instance
+ * each), per-job dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt,
+ * history, /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
+ * killed at random (kill -9), counting jobs lost and results kept twice.
+ * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS REDIS_PID
  */
 public class JobsBench {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -49,8 +50,50 @@ public class JobsBench {
             + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";
 
     static Path dir;
-    static Path mainPy;
+    /** Where bench/FastComfy.java was compiled to. */
+    static Path fakeClasses;
     static URI redis;
+    static long redisPid;
+
+    /**
+     * A figure: its rate, and the CPU time the benchmark's processes spent per job (or prompt) meanwhile: this JVM
+     * (the daemons and the clients), the fakes, Redis.
+     */
+    record Measured(double rate, double jvmMs, double fakesMs, double redisMs) {
+        double cpuMs() {
+            return jvmMs + fakesMs + redisMs;
+        }
+
+        String split() {
+            return String.format("%.2f + %.2f + %.2f", jvmMs, fakesMs, redisMs);
+        }
+    }
+
+    /** CPU time so far, in nanoseconds: this JVM (daemons, clients), its child processes (the fakes), Redis. */
+    static long[] cpuNanos() {
+        long jvm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class)
+                .getProcessCpuTime();
+        long fakes = ProcessHandle.current().descendants().mapToLong(process -> cpuNanos(process.pid())).sum();
+        return new long[] {jvm, fakes, cpuNanos(redisPid)};
+    }
+
+    static long cpuNanos(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+            return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10_000_000L;
+        } catch (Exception e) {
+            // A process that ended meanwhile: none does while a figure runs.
+            return 0;
+        }
+    }
+
+    static Measured measured(double rate, long[] before, int count) {
+        long[] after = cpuNanos();
+        return new Measured(rate, (after[0] - before[0]) / 1e6 / count, (after[1] - before[1]) / 1e6 / count,
+                (after[2] - before[2]) / 1e6 / count);
+    }
 
     public static void main(String[] args) {
         try {
@@ -65,61 +108,89 @@ public class JobsBench {
 
     static void run(String[] args) throws Exception {
         dir = Path.of(args[0]);
-        mainPy = Path.of(args[1]);
+        fakeClasses = Path.of(args[1]);
         redis = URI.create(args[2]);
         int jobs = Integer.parseInt(args[3]);
         int soakJobs = Integer.parseInt(args[4]);
+        redisPid = Long.parseLong(args[5]);
         List<String> rows = new ArrayList<>();
+        List<String> splits = new ArrayList<>();
+        // Each figure and its baseline first runs half as many untimed, so that both are measured with their code
+        // compiled (the JIT): cold, the first few hundred prompts run at half speed on either side.
 
-        // Embedded: one daemon, SQLite, JOBS_PER_INSTANCE=2 (the default).
-        List<Daemon> one = daemons(1, "", "embedded");
-        double directOne = direct(List.of(comfyPort(one.get(0))), jobs / 2, 2);
-        throughQueue(one, jobs / 4);
-        double embedded = throughQueue(one, jobs);
+        // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
+        List<Daemon> one = daemons(1, 1, "", "embedded");
+        direct(ports(one), jobs / 2, 2);
+        Measured directOne = direct(ports(one), jobs, 2);
+        throughQueue(one, jobs / 2);
+        Measured embedded = throughQueue(one, jobs);
         one.forEach(Daemon::close);
-        rows.add(row("embedded (SQLite), 1 daemon, 2 slots", embedded, directOne, 500));
+        splits.add(split("embedded (SQLite), 1 instance, 2 slots", embedded, directOne));
+        rows.add(row("embedded (SQLite), 1 instance, 2 slots", embedded, directOne, 500));
 
-        // Redis: four daemons sharing one queue, one instance each.
-        List<Daemon> four = daemons(4, redis.toString(), "fleet");
-        List<Integer> ports = four.stream().map(JobsBench::comfyPort).toList();
-        double directFour = direct(ports, jobs / 2, 8);
-        throughQueue(four, jobs / 4);
-        double fleet = throughQueue(four, jobs);
+        // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
+        List<Daemon> workers = daemons(1, 4, redis.toString(), "workers");
+        direct(ports(workers), jobs / 2, 8);
+        Measured directWorkers = direct(ports(workers), jobs, 8);
+        throughQueue(workers, jobs / 2);
+        Measured fleet = throughQueue(workers, jobs);
+        workers.forEach(Daemon::close);
+        splits.add(split("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers));
+        rows.add(row("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers, 1000));
+
+        // Redis, four daemons sharing one queue, one instance each.
+        List<Daemon> four = daemons(4, 1, redis.toString(), "fleet");
+        direct(ports(four), jobs / 2, 8);
+        Measured directFour = direct(ports(four), jobs, 8);
+        throughQueue(four, jobs / 2);
+        Measured daemons = throughQueue(four, jobs);
         four.forEach(Daemon::close);
-        rows.add(row("Redis, 4 daemons (workers), 2 slots each", fleet, directFour, 1000));
+        splits.add(split("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour));
+        rows.add(row("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour, 1000));
 
-        System.out.printf("%-44s %9s  %-34s %7s  %16s  %s%n", "figure", "jobs/s", "baseline: fakes driven directly", "ratio",
-                "overhead/job", "goal");
+        System.out.printf("%-42s %7s  %-22s %6s  %12s  %-19s  %s%n", "figure", "jobs/s", "baseline: fakes direct", "ratio",
+                "overhead/job", "CPU/job queue|direct", "goal");
         rows.forEach(System.out::println);
         System.out.println();
-        soak(soakJobs);
+        System.out.println("CPU time per job (queue) or prompt (direct), in ms: this JVM (daemons and clients) + fakes + Redis, of "
+                + Runtime.getRuntime().availableProcessors() + " cores");
+        splits.forEach(System.out::println);
+        System.out.println();
+        if (soakJobs > 0) {
+            soak(soakJobs);
+        }
     }
 
-    static String row(String name, double rate, double direct, double goal) {
-        double overheadMs = 1000.0 / rate - 1000.0 / direct;
-        return String.format("%-44s %9.0f  %-34s %6.2fx  %13.2f ms  >= %.0f jobs/s %s, < 5 ms %s", name, rate,
-                String.format("%.0f prompts/s", direct), rate / direct, overheadMs, goal, rate >= goal ? "MET" : "NOT MET",
+    static String split(String name, Measured queue, Measured direct) {
+        return String.format("%-42s queue %-20s direct %s", name, queue.split(), direct.split());
+    }
+
+    static String row(String name, Measured queue, Measured direct, double goal) {
+        double overheadMs = 1000.0 / queue.rate() - 1000.0 / direct.rate();
+        return String.format("%-42s %7.0f  %-22s %5.2fx  %9.2f ms  %-19s  >= %.0f jobs/s %s, < 5 ms %s", name, queue.rate(),
+                String.format("%.0f prompts/s", direct.rate()), queue.rate() / direct.rate(), overheadMs,
+                String.format("%.2f | %.2f ms", queue.cpuMs(), direct.cpuMs()), goal, queue.rate() >= goal ? "MET" : "NOT MET",
                 overheadMs < 5 ? "MET" : "NOT MET");
     }
 
-    /** Daemons in this JVM, each with its own fake ComfyUI, ready. */
-    static List<Daemon> daemons(int count, String queueUrl, String name) throws Exception {
+    /** Daemons in this JVM, each with {@code instances} fake ComfyUIs of its own, ready. */
+    static List<Daemon> daemons(int count, int instances, String queueUrl, String name) throws Exception {
         List<Daemon> daemons = new ArrayList<>();
-        // Closing a daemon stops its ComfyUI: also when the run is interrupted.
+        // Closing a daemon stops its ComfyUIs: also when the run is interrupted.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> daemons.forEach(Daemon::close)));
         for (int i = 0; i < count; i++) {
             Path home = dir.resolve(name + "-" + i);
-            Path install = install(home.resolve("ComfyUI"));
-            Daemon daemon = Daemon.start(config(home, queueUrl, install), false);
-            daemon.instance().start(event -> { }).join();
+            Map<String, String> env = new HashMap<>(environment(home, queueUrl, install(home.resolve("ComfyUI"))));
+            if (instances > 1) {
+                env.put("COMFYUI_PORT", Integer.toString(freeRun(instances)));
+                env.put("GPU_MOCK_COUNT", Integer.toString(instances));
+                env.put("WORKERS", "comfyui:" + instances);
+            }
+            Daemon daemon = Daemon.start(ConfigLoader.load(env, Map.of()).config(), false);
+            daemon.instances().stream().map(instance -> instance.start(event -> { })).toList().forEach(start -> start.join());
             daemons.add(daemon);
         }
         return daemons;
-    }
-
-    static Config config(Path home, String queueUrl, Path install) {
-        Map<String, String> env = environment(home, queueUrl, install);
-        return ConfigLoader.load(env, Map.of()).config();
     }
 
     static final Map<Path, Map<String, String>> ENVIRONMENTS = new HashMap<>();
@@ -140,30 +211,34 @@ public class JobsBench {
             env.put("COMFYUI_RESTART_INTERVAL", "0");
             env.put("COMFYUI_STOP_GRACE_SECONDS", "2");
             env.put("COMFYUI_CRASH_BACKOFF_SECONDS", "0");
+            env.put("COMFYUI_START_CMD", String.join(" ", ProcessHandle.current().info().command().orElse("java"), "-Xmx128m",
+                    "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path") + java.io.File.pathSeparator + fakeClasses,
+                    "FastComfy"));
             return env;
         });
     }
 
+    /** A ComfyUI folder as the daemon checks it; COMFYUI_START_CMD runs FastComfy in place of its main.py. */
     static Path install(Path comfy) throws Exception {
         for (String folder : List.of("models/checkpoints", "custom_nodes", "input", "output", "temp", "user", "venv/bin")) {
             Files.createDirectories(comfy.resolve(folder));
         }
-        Files.copy(mainPy, comfy.resolve("main.py"));
+        Files.writeString(comfy.resolve("main.py"), "# bench/jobs.sh runs bench/FastComfy.java here (COMFYUI_START_CMD)\n");
         Files.writeString(comfy.resolve("requirements.txt"), "torch\n");
-        Files.writeString(comfy.resolve("fake.json"), "{\"prompt_seconds\": 0}");
         Path python = Path.of(new ProcessBuilder("sh", "-c", "command -v python3").start().inputReader().readLine());
         Files.createSymbolicLink(comfy.resolve("venv/bin/python"), python.toRealPath());
         return comfy;
     }
 
-    static int comfyPort(Daemon daemon) {
-        return daemon.instance().snapshot().port();
+    static List<Integer> ports(List<Daemon> daemons) {
+        return daemons.stream().flatMap(daemon -> daemon.instances().stream()).map(instance -> instance.snapshot().port()).toList();
     }
 
     /** Prompts/s of the fakes driven the way a worker drives them, {@code concurrency} clients spread over them. */
-    static double direct(List<Integer> ports, int prompts, int concurrency) throws Exception {
+    static Measured direct(List<Integer> ports, int prompts, int concurrency) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(concurrency);
         AtomicInteger left = new AtomicInteger(prompts);
+        long[] cpu = cpuNanos();
         long start = System.nanoTime();
         List<Future<?>> done = new ArrayList<>();
         for (int c = 0; c < concurrency; c++) {
@@ -219,18 +294,21 @@ public class JobsBench {
         for (Future<?> f : done) {
             f.get();
         }
+        double seconds = (System.nanoTime() - start) / 1e9;
         clients.shutdown();
-        return prompts / ((System.nanoTime() - start) / 1e9);
+        return measured(prompts / seconds, cpu, prompts);
     }
 
     /**
-     * Jobs/s from the first POST /jobs to the last job finished, submitting from 4 threads to the daemons. The
-     * jobs are then looked at through the API (the embedded store is the daemon's alone), oldest first.
+     * Jobs/s from the first POST /jobs to the last job finished (nothing queued, nothing running), submitting from 4
+     * threads to the daemons. Then every job is looked at through the API (the embedded store is the daemon's
+     * alone): all must have succeeded.
      */
-    static double throughQueue(List<Daemon> daemons, int jobs) throws Exception {
+    static Measured throughQueue(List<Daemon> daemons, int jobs) throws Exception {
         ExecutorService submitters = Executors.newFixedThreadPool(4);
         AtomicInteger left = new AtomicInteger(jobs);
         List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        long[] cpu = cpuNanos();
         long start = System.nanoTime();
         List<Future<?>> done = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
@@ -247,22 +325,23 @@ public class JobsBench {
         }
         submitters.shutdown();
         String base = daemons.get(0).info().baseUrl();
-        int succeeded = 0;
-        for (String id : ids) {
-            while (true) {
-                String state = JSON.readTree(get(base + "/jobs/" + id)).path("state").asText();
-                if (state.equals("succeeded") || state.equals("failed") || state.equals("cancelled")) {
-                    succeeded += state.equals("succeeded") ? 1 : 0;
-                    break;
-                }
-                Thread.sleep(5);
+        while (true) {
+            JsonNode running = JSON.readTree(get(base + "/jobs?state=running"));
+            if (running.path("depth").asLong() == 0 && running.path("jobs").isEmpty()) {
+                break;
             }
+            Thread.sleep(20);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        if (succeeded != jobs) {
-            System.err.println("warning: " + succeeded + " of " + jobs + " jobs succeeded");
+        Measured measured = measured(jobs / seconds, cpu, jobs);
+        int succeeded = 0;
+        for (String id : ids) {
+            succeeded += JSON.readTree(get(base + "/jobs/" + id)).path("state").asText().equals("succeeded") ? 1 : 0;
         }
-        return jobs / seconds;
+        if (succeeded != jobs) {
+            throw new IllegalStateException(succeeded + " of " + jobs + " jobs succeeded");
+        }
+        return measured;
     }
 
     /** Worker processes on Redis, one killed (-9) and restarted every few seconds while the jobs run. */
@@ -362,6 +441,25 @@ public class JobsBench {
 
     static String get(String url) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The first of {@code count} consecutive free ports (WORKERS=comfyui:N listens on COMFYUI_PORT + index). */
+    static int freeRun(int count) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int first = freePort();
+            boolean allFree = first + count - 1 <= 65_535;
+            for (int port = first + 1; allFree && port < first + count; port++) {
+                try (ServerSocket socket = new ServerSocket(port)) {
+                    allFree = socket.getLocalPort() == port;
+                } catch (Exception e) {
+                    allFree = false;
+                }
+            }
+            if (allFree) {
+                return first;
+            }
+        }
+        throw new IllegalStateException("no " + count + " consecutive free ports");
     }
 
     static int freePort() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Job queue benchmark (issue 6): jobs/s and per-job dispatch overhead through the embedded queue (1 daemon) and
-# Redis (4 daemons), against fake ComfyUIs that complete prompts at once, beside the same fakes driven directly
-# in the same run; then a soak on Redis with worker processes killed at random, counting lost and doubled jobs.
-# Usage: bench/jobs.sh [jobs] [soak jobs]   (default 2000 and 10000)
+# Redis (1 daemon with 4 workers, then 4 daemons), against fake ComfyUIs that complete prompts at once
+# (bench/FastComfy.java), beside the same fakes driven directly in the same run; then a soak on Redis with worker
+# processes killed at random, counting lost and doubled jobs.
+# Usage: bench/jobs.sh [jobs] [soak jobs]   (default 2000 and 10000; 0 soak jobs skips the soak)
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 jobs="${1:-2000}"
@@ -22,6 +23,7 @@ redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonl
   --daemonize no --logfile "$work/redis.log" & redis_pid=$!
 until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
+"${JAVA_HOME:+$JAVA_HOME/bin/}javac" -nowarn -cp "$root/target/comfyctl.jar" -d "$work/fake-classes" "$root/bench/FastComfy.java"
 echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores" >&2
 COMFYCTL_LOG_LEVEL=WARN "$java" -cp "$root/target/comfyctl.jar" "$root/bench/JobsBench.java" "$work" \
-  "$root/src/test/resources/fake-comfyui/main.py" "redis://127.0.0.1:$port/0" "$jobs" "$soak"
+  "$work/fake-classes" "redis://127.0.0.1:$port/0" "$jobs" "$soak" "$redis_pid"

@@ -49,7 +49,7 @@ final class Dispatcher implements AutoCloseable {
     private final Thread claimer;
     private long lastWakeCheck;
 
-    /** @param onFinished told the id of each job an attempt of which ended here (for webhooks) */
+    /** @param onFinished told the id of each job with a webhook an attempt of which ended here */
     Dispatcher(JobStore store, List<JobTarget> targets, JobOutputs outputs, Duration visibility, Events events,
                Consumer<String> onFinished) {
         this.store = store;
@@ -120,10 +120,13 @@ final class Dispatcher implements AutoCloseable {
                 synchronized (slotFreed) {
                     slotFreed.notifyAll();
                 }
-                try {
-                    onFinished.accept(lease.jobId());
-                } catch (RuntimeException e) {
-                    log.warn("jobs: after job {}: {}", lease.jobId(), e.toString());
+                // Only a job with a webhook needs reading again once its attempt ended.
+                if (lease.job().spec().webhook().isPresent()) {
+                    try {
+                        onFinished.accept(lease.jobId());
+                    } catch (RuntimeException e) {
+                        log.warn("jobs: after job {}: {}", lease.jobId(), e.toString());
+                    }
                 }
             }
         });
@@ -171,6 +174,7 @@ final class Dispatcher implements AutoCloseable {
         renewer.shutdownNow();
         running.values().forEach(JobRun::abandon);
         runs.shutdown();
+        targets.forEach(JobTarget::closeSocket);
         try {
             claimer.join(CLOSE_WAIT.toMillis());
             if (!runs.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {

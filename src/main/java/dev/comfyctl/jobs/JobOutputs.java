@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -14,6 +15,7 @@ import java.util.stream.Stream;
  * the losing attempt's folder is deleted. For a fleet the directory is shared, so any daemon serves any output.
  */
 public final class JobOutputs {
+    private static final Pattern UNSAFE = Pattern.compile("[^A-Za-z0-9._-]");
     private final Path dir;
 
     public JobOutputs(Path dir) {
@@ -71,6 +73,6 @@ public final class JobOutputs {
     }
 
     private static String safe(String jobId) {
-        return jobId.replaceAll("[^A-Za-z0-9._-]", "_");
+        return UNSAFE.matcher(jobId).replaceAll("_");
     }
 }

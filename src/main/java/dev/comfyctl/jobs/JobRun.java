@@ -22,8 +22,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * One attempt of one job on one ComfyUI: uploads its inputs, opens the WebSocket, submits the prompt, relays
- * ComfyUI's messages as job events, then stores each output and succeeds the job.
+ * One attempt of one job on one ComfyUI: uploads its inputs, submits the prompt, relays ComfyUI's messages about it
+ * from the instance's shared WebSocket as job events, then stores each output and succeeds the job.
  *
  * <p>How it ends: ComfyUI gone (crash, restart, lost connection) is a retryable failure; a node's execution error
  * or a prompt ComfyUI refuses is final, with ComfyUI's error; a cancel ({@link #cancel()}, when the lease renewal
@@ -38,6 +38,8 @@ final class JobRun implements Runnable {
     private static final Duration UNREACHABLE_PAUSE = Duration.ofSeconds(1);
     /** Progress messages come several a second per node; the store keeps one every this often, and every last step. */
     private static final Duration PROGRESS_EVERY = Duration.ofMillis(100);
+    /** Most messages in one write to the store. */
+    private static final int BATCH = 64;
     private static final Set<String> RELAYED = Set.of("execution_start", "execution_cached", "executing", "progress",
             "executed", "execution_success", "execution_error", "execution_interrupted");
 
@@ -127,23 +129,30 @@ final class JobRun implements Runnable {
                 throw new FinalFailure(e.getMessage());
             }
         }
-        String clientId = "comfyctl-" + lease.jobId() + "-" + lease.attempt();
-        try (PromptSocket socket = PromptSocket.open(http, target.client().baseUri(), clientId, timeout)) {
-            try {
-                promptId = target.client().submit(prompt, clientId).promptId();
-            } catch (PromptRejectedException e) {
-                throw new FinalFailure("ComfyUI refused the workflow: " + e.getMessage() + "; node_errors: " + e.nodeErrors());
-            }
-            if (!follow(socket, prompt.size())) {
+        PromptSocket socket = target.socket(http, timeout);
+        try {
+            promptId = target.client().submit(prompt, socket.clientId()).promptId();
+        } catch (PromptRejectedException e) {
+            throw new FinalFailure("ComfyUI refused the workflow: " + e.getMessage() + "; node_errors: " + e.nodeErrors());
+        }
+        try (PromptSocket.Prompt messages = socket.follow(promptId)) {
+            if (!follow(messages, prompt.size())) {
                 return null;
             }
         }
         return store(files, history());
     }
 
-    /** Relays the prompt's messages until it ends; false when it was cancelled or abandoned. */
-    private boolean follow(PromptSocket socket, int nodes) throws ComfyUnreachableException, FinalFailure, InterruptedException {
+    /**
+     * Relays the prompt's messages until it ends; false when it was cancelled or abandoned. Messages are handed to
+     * the store in batches: everything ComfyUI has sent by the time the socket has nothing more to read (up to
+     * {@link #BATCH} messages) is one write, so a burst of node messages costs one write rather than one each, and a
+     * slow prompt's messages still go out as they come. The batch is written before the run ends either way.
+     */
+    private boolean follow(PromptSocket.Prompt socket, int nodes) throws ComfyUnreachableException, FinalFailure, InterruptedException {
         Set<String> done = new HashSet<>();
+        List<JobEvent> batch = new ArrayList<>();
+        double progress = 0;
         boolean succeeded = false;
         String running = null;
         Instant lastProgress = Instant.EPOCH;
@@ -158,7 +167,10 @@ final class JobRun implements Runnable {
                 store.release(lease);
                 return false;
             }
-            Optional<JsonNode> next = socket.next(POLL);
+            Optional<JsonNode> next = socket.next(batch.isEmpty() ? POLL : Duration.ZERO);
+            if (next.isEmpty() || batch.size() >= BATCH) {
+                record(progress, batch);
+            }
             if (next.isEmpty()) {
                 continue;
             }
@@ -171,7 +183,7 @@ final class JobRun implements Runnable {
             if (nothingToTell(type, data) && !succeeded) {
                 continue;
             }
-            double progress = done.size() / (double) Math.max(1, nodes);
+            double now = done.size() / (double) Math.max(1, nodes);
             switch (type) {
                 case "execution_cached" -> data.path("nodes").forEach(node -> done.add(node.asText()));
                 case "executing" -> {
@@ -182,7 +194,7 @@ final class JobRun implements Runnable {
                 }
                 case "progress" -> {
                     double max = Math.max(1, data.path("max").asDouble(1));
-                    progress = (done.size() + data.path("value").asDouble() / max) / Math.max(1, nodes);
+                    now = (done.size() + data.path("value").asDouble() / max) / Math.max(1, nodes);
                     boolean last = data.path("value").asDouble() >= max;
                     if (!last && Duration.between(lastProgress, Instant.now()).compareTo(PROGRESS_EVERY) < 0) {
                         continue;
@@ -192,23 +204,26 @@ final class JobRun implements Runnable {
                 default -> {
                 }
             }
-            if (type.equals("execution_success") || succeeded) {
-                progress = 1.0;
-            }
-            store.progress(lease, Math.min(1.0, progress), new JobEvent(lease.jobId(), Instant.now(), type, data.toString()));
+            progress = type.equals("execution_success") || succeeded ? 1.0 : Math.min(1.0, now);
+            batch.add(new JobEvent(lease.jobId(), Instant.now(), type, data.toString()));
             switch (type) {
                 case "execution_success" -> succeeded = true;
                 case "executing" -> {
                     // ComfyUI stores the history entry after execution_success and before this "node: null".
                     if (succeeded && data.path("node").isNull()) {
+                        record(progress, batch);
                         return true;
                     }
                 }
-                case "execution_error" -> throw new FinalFailure("node " + data.path("node_id").asText() + " ("
-                        + data.path("node_type").asText() + ") failed: " + data.path("exception_type").asText("error") + ": "
-                        + data.path("exception_message").asText().strip());
+                case "execution_error" -> {
+                    record(progress, batch);
+                    throw new FinalFailure("node " + data.path("node_id").asText() + " ("
+                            + data.path("node_type").asText() + ") failed: " + data.path("exception_type").asText("error") + ": "
+                            + data.path("exception_message").asText().strip());
+                }
                 case "execution_interrupted" -> {
                     if (!cancelled) {
+                        record(progress, batch);
                         throw new ComfyUnreachableException("ComfyUI interrupted the prompt at node "
                                 + data.path("node_id").asText() + " (someone pressed cancel in ComfyUI, or it is restarting)", null);
                     }
@@ -216,6 +231,14 @@ final class JobRun implements Runnable {
                 default -> {
                 }
             }
+        }
+    }
+
+    /** Hands the batch to the store (one write) and empties it. */
+    private void record(double progress, List<JobEvent> batch) {
+        if (!batch.isEmpty()) {
+            store.progress(lease, progress, List.copyOf(batch));
+            batch.clear();
         }
     }
 

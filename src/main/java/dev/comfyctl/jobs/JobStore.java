@@ -47,8 +47,12 @@ public interface JobStore extends AutoCloseable {
      */
     boolean renew(Lease lease, Duration visibility);
 
-    /** Records progress (0 to 1) and relays the event to subscribers. */
-    void progress(Lease lease, double progress, JobEvent event);
+    /**
+     * Records progress (0 to 1) and relays the events, in order, to subscribers: one write for the lot, so that a
+     * worker hands over at once whatever ComfyUI said since its last call. Nothing is recorded or relayed when the
+     * lease was lost.
+     */
+    void progress(Lease lease, double progress, List<JobEvent> events);
 
     /**
      * Succeeds the job with its outputs; false when the lease was lost or another attempt finished it first (the

@@ -4,12 +4,13 @@ import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceState;
 
+import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
 
 /**
  * One ComfyUI instance as the job dispatcher sees it: a store consumer of its own ({@link #worker()}), at most
- * {@code slots} prompts at once, none while it restarts or drains.
+ * {@code slots} prompts at once, none while it restarts or drains, and the WebSocket its jobs share.
  */
 public final class JobTarget {
     private final String worker;
@@ -19,6 +20,8 @@ public final class JobTarget {
     private final BooleanSupplier draining;
     private final Runnable activity;
     private volatile long pausedUntilNanos = System.nanoTime();
+    /** Guarded by this; replaced once it dropped. */
+    private PromptSocket socket;
 
     /**
      * @param worker   the consumer name in the store, unique to this daemon process and instance
@@ -91,5 +94,21 @@ public final class JobTarget {
 
     void busy() {
         activity.run();
+    }
+
+    /** The WebSocket this instance's jobs share, opened now if there is none or it dropped. */
+    synchronized PromptSocket socket(HttpClient http, Duration timeout) throws ComfyUnreachableException {
+        if (socket == null || !socket.isOpen()) {
+            socket = PromptSocket.open(http, client.baseUri(), "comfyctl-" + worker, timeout);
+        }
+        return socket;
+    }
+
+    /** Closes the shared WebSocket, if open: comfyctl is shutting down. */
+    synchronized void closeSocket() {
+        if (socket != null) {
+            socket.close();
+            socket = null;
+        }
     }
 }

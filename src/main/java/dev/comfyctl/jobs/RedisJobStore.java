@@ -193,8 +193,10 @@ public final class RedisJobStore implements JobStore {
     }
 
     @Override
-    public void progress(Lease lease, double progress, JobEvent event) {
-        run("progress", lease.jobId(), lease.token(), Double.toString(Math.max(0, Math.min(1, progress))), eventJson(event));
+    public void progress(Lease lease, double progress, List<JobEvent> events) {
+        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), Double.toString(Math.max(0, Math.min(1, progress)))));
+        events.forEach(event -> arguments.add(eventJson(event)));
+        run("progress", arguments.toArray(String[]::new));
     }
 
     @Override

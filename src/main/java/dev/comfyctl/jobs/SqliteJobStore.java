@@ -280,7 +280,7 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @Override
-    public void progress(Lease lease, double progress, JobEvent event) {
+    public void progress(Lease lease, double progress, List<JobEvent> events) {
         boolean held = transaction(() -> {
             PreparedStatement update = prepare(
                     "UPDATE jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'RUNNING'");
@@ -290,7 +290,7 @@ public final class SqliteJobStore implements JobStore {
             return update.executeUpdate() == 1;
         });
         if (held) {
-            subscribers.publish(event);
+            events.forEach(subscribers::publish);
         }
     }
 

@@ -164,10 +164,12 @@ elseif op == 'renew' then
   return {'renewed', {}}
 
 elseif op == 'progress' then
-  local id, token, progress, event = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local id, token, progress = ARGV[4], ARGV[5], ARGV[6]
   if not held(id, token) then return {'lost', {}} end
   redis.call('HSET', job_key(id), 'progress', progress)
-  redis.call('PUBLISH', P .. 'events:' .. id, event)
+  for i = 7, #ARGV do
+    redis.call('PUBLISH', P .. 'events:' .. id, ARGV[i])
+  end
   return {'recorded', {}}
 
 elseif op == 'succeed' then

@@ -374,7 +374,7 @@ abstract class JobStoreContract {
         Lease lease = claim(store, "w1");
         assertThat(lease.jobId()).isEqualTo(job.id());
         JobEvent progress = new JobEvent(job.id(), java.time.Instant.now(), "progress", "{\"value\":5,\"max\":10}");
-        store.progress(lease, 0.5, progress);
+        store.progress(lease, 0.5, List.of(progress));
         assertThat(store.find(job.id()).orElseThrow().progress()).isEqualTo(0.5);
         store.succeed(lease, List.of());
 

@@ -80,7 +80,7 @@ class RedisJobStoreTest extends JobStoreContract {
         assertThat(other.find(job.id())).map(Job::state).contains(JobState.QUEUED);
         Lease lease = claim(other, "other-daemon-w1");
         assertThat(lease.jobId()).isEqualTo(job.id());
-        other.progress(lease, 0.25, new JobEvent(job.id(), java.time.Instant.now(), "progress", "{\"value\":1,\"max\":4}"));
+        other.progress(lease, 0.25, List.of(new JobEvent(job.id(), java.time.Instant.now(), "progress", "{\"value\":1,\"max\":4}")));
         assertThat(other.succeed(lease, List.of(output("from-other.png")))).isTrue();
 
         assertThat(store.find(job.id()).orElseThrow().outputs()).containsExactly(output("from-other.png"));
