@@ -6,3 +6,4 @@ command -v curl >/dev/null || { apt-get update -q && apt-get install -y -q curl;
 "$here/supervisor.sh" "$@"
 "$here/proxy.sh"
 "$here/jobs-store.sh"
+"$here/jobs.sh"

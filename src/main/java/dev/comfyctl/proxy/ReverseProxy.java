@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.vertx.core.Future;
@@ -250,6 +251,15 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
+    /** The backend's status; its reason phrase only when it is not the usual one, which Vert.x writes by itself. */
+    private static void status(HttpServerResponse response, HttpResponse answer) {
+        HttpResponseStatus status = answer.status();
+        response.setStatusCode(status.code());
+        if (!status.reasonPhrase().equals(HttpResponseStatus.valueOf(status.code()).reasonPhrase())) {
+            response.setStatusMessage(status.reasonPhrase());
+        }
+    }
+
     /** Relays the backend's response to the client as it comes, with backpressure both ways. */
     private class Relay implements Upstream.Exchange {
         final HttpServerRequest request;
@@ -272,7 +282,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                 clientLeft();
                 return;
             }
-            response.setStatusCode(answer.status().code()).setStatusMessage(answer.status().reasonPhrase());
+            status(response, answer);
             HopByHop.copyEndToEnd(answer.headers(), response.headers());
             if (setCookie) {
                 response.addCookie(Balancer.cookie(backend));
@@ -345,7 +355,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             if (answer.status().code() == 200) {
                 json(body).map(json -> json.getValue("prompt_id")).ifPresent(id -> balancer.promptAccepted(backend, String.valueOf(id)));
             }
-            response.setStatusCode(answer.status().code()).setStatusMessage(answer.status().reasonPhrase());
+            status(response, answer);
             HopByHop.copyEndToEnd(answer.headers(), response.headers());
             response.putHeader(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length())).end(body);
         }

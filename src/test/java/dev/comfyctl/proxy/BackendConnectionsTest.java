@@ -100,6 +100,21 @@ class BackendConnectionsTest {
         }
     }
 
+    @Test
+    void theStatusLineIsTheBackendsReasonPhraseIncluded() throws Exception {
+        URI base = proxyTo(request -> request.response().setStatusCode(request.path().equals("/own") ? 503 : 404)
+                .setStatusMessage(request.path().equals("/own") ? "Waking Up" : "Not Found").end());
+
+        try (Socket client = new Socket(base.getHost(), base.getPort())) {
+            client.getOutputStream().write("GET /own HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.0 503 Waking Up\r\n");
+        }
+        try (Socket client = new Socket(base.getHost(), base.getPort())) {
+            client.getOutputStream().write("GET /usual HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.0 404 Not Found\r\n");
+        }
+    }
+
     /** Starts {@code answer} as the backend and a proxy in front of it; the proxy's base URI. */
     private URI proxyTo(Consumer<HttpServerRequest> answer) throws Exception {
         HttpServer backend = vertx.createHttpServer()
