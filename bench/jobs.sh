@@ -21,6 +21,7 @@ trap '[ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null; rm -rf "$work"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
 redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes --appendfsync everysec \
   --daemonize no --logfile "$work/redis.log" & redis_pid=$!
+disown "$redis_pid"  # killed by the trap; no "Killed" line from the shell
 until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
 "${JAVA_HOME:+$JAVA_HOME/bin/}javac" -nowarn -cp "$root/target/comfyctl.jar" -d "$work/fake-classes" "$root/bench/FastComfy.java"
