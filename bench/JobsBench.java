@@ -106,6 +106,21 @@ public class JobsBench {
         }
     }
 
+    /**
+     * One figure: the fakes of {@code daemons} driven directly by {@code clients}, then the same number of jobs through
+     * the queue; each first half as many untimed. Closes the daemons.
+     */
+    static void measure(String label, List<Daemon> daemons, int clients, int jobs, int goal, List<String> rows,
+                        List<String> splits) throws Exception {
+        direct(ports(daemons), jobs / 2, clients);
+        Measured direct = direct(ports(daemons), jobs, clients);
+        throughQueue(daemons, jobs / 2);
+        Measured queued = throughQueue(daemons, jobs);
+        daemons.forEach(Daemon::close);
+        splits.add(split(label, queued, direct));
+        rows.add(row(label, queued, direct, goal));
+    }
+
     static void run(String[] args) throws Exception {
         dir = Path.of(args[0]);
         fakeClasses = Path.of(args[1]);
@@ -119,34 +134,11 @@ public class JobsBench {
         // compiled (the JIT): cold, the first few hundred prompts run at half speed on either side.
 
         // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
-        List<Daemon> one = daemons(1, 1, "", "embedded");
-        direct(ports(one), jobs / 2, 2);
-        Measured directOne = direct(ports(one), jobs, 2);
-        throughQueue(one, jobs / 2);
-        Measured embedded = throughQueue(one, jobs);
-        one.forEach(Daemon::close);
-        splits.add(split("embedded (SQLite), 1 instance, 2 slots", embedded, directOne));
-        rows.add(row("embedded (SQLite), 1 instance, 2 slots", embedded, directOne, 500));
-
+        measure("embedded (SQLite), 1 instance, 2 slots", daemons(1, 1, "", "embedded"), 2, jobs, 500, rows, splits);
         // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
-        List<Daemon> workers = daemons(1, 4, redis.toString(), "workers");
-        direct(ports(workers), jobs / 2, 8);
-        Measured directWorkers = direct(ports(workers), jobs, 8);
-        throughQueue(workers, jobs / 2);
-        Measured fleet = throughQueue(workers, jobs);
-        workers.forEach(Daemon::close);
-        splits.add(split("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers));
-        rows.add(row("Redis, 1 daemon, 4 workers, 2 slots each", fleet, directWorkers, 1000));
-
+        measure("Redis, 1 daemon, 4 workers, 2 slots each", daemons(1, 4, redis.toString(), "workers"), 8, jobs, 1000, rows, splits);
         // Redis, four daemons sharing one queue, one instance each.
-        List<Daemon> four = daemons(4, 1, redis.toString(), "fleet");
-        direct(ports(four), jobs / 2, 8);
-        Measured directFour = direct(ports(four), jobs, 8);
-        throughQueue(four, jobs / 2);
-        Measured daemons = throughQueue(four, jobs);
-        four.forEach(Daemon::close);
-        splits.add(split("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour));
-        rows.add(row("Redis, 4 daemons, 1 worker each, 2 slots", daemons, directFour, 1000));
+        measure("Redis, 4 daemons, 1 worker each, 2 slots", daemons(4, 1, redis.toString(), "fleet"), 8, jobs, 1000, rows, splits);
 
         System.out.printf("%-42s %7s  %-22s %6s  %12s  %-19s  %s%n", "figure", "jobs/s", "baseline: fakes direct", "ratio",
                 "overhead/job", "CPU/job queue|direct", "goal");
