@@ -30,7 +30,7 @@ import java.util.concurrent.TimeoutException;
  */
 final class Upstream extends ChannelDuplexHandler {
     /** Writes queue up to this much before {@link #writable()} turns false and the client is paused. */
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+    private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
     /** Bodies come in pieces of up to {@link ReverseProxy#CHUNK_SIZE}: Netty's default of 8 KiB costs bulk transfers. */
     private static final HttpDecoderConfig DECODER = new HttpDecoderConfig().setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
 
@@ -45,7 +45,7 @@ final class Upstream extends ChannelDuplexHandler {
         /** The body's last piece, perhaps empty; the exchange releases it. Never called on a tunnel. */
         void end(ByteBuf last);
 
-        /** The connection failed or closed before {@link #end()}; it is already closed. */
+        /** The connection failed or closed before {@link #end(ByteBuf)}; it is already closed. */
         void failed(Throwable cause);
     }
 
