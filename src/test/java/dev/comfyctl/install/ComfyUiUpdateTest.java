@@ -2,7 +2,6 @@ package dev.comfyctl.install;
 
 import dev.comfyctl.comfy.ComfyClient;
 import dev.comfyctl.config.Config;
-import dev.comfyctl.config.ConfigLoader;
 import dev.comfyctl.events.EventType;
 import dev.comfyctl.events.Events;
 import dev.comfyctl.gpu.GpuDetector;
@@ -10,7 +9,7 @@ import dev.comfyctl.supervisor.ComfyInstance;
 import dev.comfyctl.supervisor.InstanceSpec;
 import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.testing.ComfyUiVersions;
-import dev.comfyctl.testing.Ports;
+import dev.comfyctl.testing.TestConfigs;
 import dev.comfyctl.testing.Wheels;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -49,15 +48,7 @@ class ComfyUiUpdateTest {
     void installV1() {
         versions = ComfyUiVersions.create(temp);
         wheels = new Wheels(temp.resolve("wheels")).add("comfyfake", "1.0").add("comfyfake", "2.0");
-        config = ConfigLoader.load(Map.of(
-                "COMFYCTL_HOME", temp.resolve("state").toString(),
-                "COMFYUI_DIR", versions.dir().toString(),
-                "COMFYUI_PORT", Integer.toString(Ports.free()),
-                "MANAGER_PORT", Integer.toString(Ports.free()),
-                "GPU_MODE", "mock",
-                "COMFYUI_START_TIMEOUT_SECONDS", "30",
-                "COMFYUI_STOP_GRACE_SECONDS", "2",
-                "RESTART_DRAIN_MAX_SECONDS", "10"), Map.of()).config();
+        config = TestConfigs.forComfyUi(versions.dir(), temp.resolve("state"), "RESTART_DRAIN_MAX_SECONDS", "10");
         client = ComfyClient.create(URI.create("http://127.0.0.1:" + config.comfyPort()), Duration.ofSeconds(5));
         instance = new ComfyInstance(config, new InstanceSpec("comfyui", config.comfyPort(), OptionalInt.empty(),
                 config.logsDir(), config.home().resolve("comfyui.pid"), Map.of(), client),

@@ -14,9 +14,14 @@ public final class TestConfigs {
 
     /** @param settings more KEY, VALUE pairs, overriding the test defaults */
     public static Config forFake(FakeComfyUi fake, Path home, String... settings) {
+        return forComfyUi(fake.dir(), home, settings);
+    }
+
+    /** Like {@link #forFake} for a ComfyUI install in {@code comfyUiDir}, such as {@link ComfyUiVersions}' checkout. */
+    public static Config forComfyUi(Path comfyUiDir, Path home, String... settings) {
         Map<String, String> env = new HashMap<>();
         env.put("COMFYCTL_HOME", home.toString());
-        env.put("COMFYUI_DIR", fake.dir().toString());
+        env.put("COMFYUI_DIR", comfyUiDir.toString());
         env.put("COMFYUI_PORT", Integer.toString(Ports.free()));
         env.put("MANAGER_PORT", Integer.toString(Ports.free()));
         env.put("HEALTH_PORT", Integer.toString(Ports.free()));

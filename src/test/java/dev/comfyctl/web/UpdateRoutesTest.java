@@ -3,12 +3,11 @@ package dev.comfyctl.web;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.comfyctl.config.Config;
-import dev.comfyctl.config.ConfigLoader;
 import dev.comfyctl.daemon.Daemon;
 import dev.comfyctl.supervisor.InstanceState;
 import dev.comfyctl.testing.ComfyUiVersions;
 import dev.comfyctl.testing.Http;
-import dev.comfyctl.testing.Ports;
+import dev.comfyctl.testing.TestConfigs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Iterator;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -48,16 +46,8 @@ class UpdateRoutesTest {
     void startDaemonAndComfyUiV1() throws Exception {
         versions = ComfyUiVersions.create(temp);
         Files.writeString(versions.dir().resolve("fake.json"), "{\"prompt_seconds\": 3}");
-        config = ConfigLoader.load(Map.of(
-                "COMFYCTL_HOME", temp.resolve("state").toString(),
-                "COMFYUI_DIR", versions.dir().toString(),
-                "COMFYUI_PORT", Integer.toString(Ports.free()),
-                "MANAGER_PORT", Integer.toString(Ports.free()),
-                "GPU_MODE", "mock",
-                "COMFYUI_AUTOSTART", "false",
-                "HEALTH_PORT", "0",
-                "COMFYUI_STOP_GRACE_SECONDS", "2",
-                "RESTART_DRAIN_MAX_SECONDS", "60"), Map.of()).config();
+        config = TestConfigs.forComfyUi(versions.dir(), temp.resolve("state"),
+                "COMFYUI_AUTOSTART", "false", "HEALTH_PORT", "0", "RESTART_DRAIN_MAX_SECONDS", "60");
         daemon = Daemon.start(config, false);
         base = URI.create("http://127.0.0.1:" + config.managerPort());
         daemon.instance().start(event -> { }).join();
