@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.impl.Http1xServerConnection;
@@ -74,7 +75,10 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext context, Object message) {
-        if (message instanceof HttpRequest head) {
+        if (body != null && body.holdsItsEnd) {
+            // A pipelined request behind a body whose end is held: it must not overtake that end on its way to Vert.x.
+            body.early.add(message);
+        } else if (message instanceof HttpRequest head) {
             arriving = head;
             try {
                 context.fireChannelRead(message);
@@ -110,8 +114,12 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
 
     /** The body of one claimed request, from its claim to its last piece. */
     final class Body {
-        /** Pieces read before the backend's connection was there, in order; the client is not read meanwhile. */
-        private final ArrayDeque<HttpContent> early = new ArrayDeque<>(4);
+        /**
+         * Pieces read before the backend's connection was there, in order, and after the last of them whatever the
+         * same read brought behind it; the client is not read meanwhile.
+         */
+        private final ArrayDeque<Object> early = new ArrayDeque<>(4);
+        private boolean holdsItsEnd;
         private Upstream upstream;
         private boolean paused;
         private boolean ended;
@@ -136,12 +144,11 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
                 return;
             }
             this.upstream = upstream;
-            for (HttpContent piece; !ended && (piece = early.poll()) != null; ) {
-                send(piece);
+            for (Object piece; !ended && (piece = early.poll()) != null; ) {
+                send((HttpContent) piece);
             }
             if (ended) {
-                // The end was handed to Vert.x outside a read: it flushes its writes at the end of a read.
-                context.fireChannelReadComplete();
+                handOver();
             } else {
                 upstream.flush();
                 resumeWhenWritable();
@@ -154,14 +161,16 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
                 return;
             }
             body = null;
-            boolean handed = !early.isEmpty();
-            for (HttpContent piece; (piece = early.poll()) != null; ) {
-                context.fireChannelRead(piece);
-            }
-            if (handed) {
-                context.fireChannelReadComplete();
-            }
+            handOver();
             resume();
+        }
+
+        /** What is held goes on to Vert.x, outside a read: it flushes its writes at the end of a read, so it gets one. */
+        private void handOver() {
+            for (Object held; (held = early.poll()) != null; ) {
+                context.fireChannelRead(held);
+            }
+            context.fireChannelReadComplete();
         }
 
         private boolean current() {
@@ -180,6 +189,7 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
             }
             if (upstream == null) {
                 early.add(content);
+                holdsItsEnd = content instanceof LastHttpContent;
                 pause();
             } else {
                 send(content);
@@ -191,6 +201,7 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
         }
 
         private void send(HttpContent content) {
+            HttpHeaders trailers = content instanceof LastHttpContent last ? last.trailingHeaders() : null;
             bytes += content.content().readableBytes();
             // A backend that has gone away gets nothing more: the rest is read and dropped (its client has its answer).
             if (content.content().isReadable() && upstream.open()) {
@@ -198,9 +209,9 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
             } else {
                 content.release();
             }
-            if (content instanceof LastHttpContent last) {
+            if (trailers != null) {
                 upstream.end();
-                end(last.trailingHeaders());
+                end(trailers);
             }
         }
 
@@ -244,7 +255,7 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
         private void clientLeft() {
             clientLeft = true;
             body = null;
-            early.forEach(HttpContent::release);
+            early.forEach(ReferenceCountUtil::release);
             early.clear();
             if (upstream != null && !ended) {
                 upstream.close();

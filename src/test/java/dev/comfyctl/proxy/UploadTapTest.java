@@ -165,6 +165,27 @@ class UploadTapTest {
     }
 
     @Test
+    void smallPipelinedUploadsReadInOneGoAreAnsweredInOrderEachWithItsBody() throws Exception {
+        // The first body ends in the read that brings the next heads, before the backend's connection is there.
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        for (int i = 1; i <= 3; i++) {
+            all.write(ascii("POST /small/" + i + " HTTP/1.1\r\nHost: comfy\r\nContent-Length: " + (10 * i) + "\r\n\r\n"));
+            all.write(random(10 * i, 80 + i));
+        }
+        try (Socket client = connect()) {
+            write(client, all.toByteArray());
+
+            for (int i = 1; i <= 3; i++) {
+                Response answer = Response.read(client.getInputStream());
+                assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+                JsonObject received = new JsonObject(answer.body());
+                assertThat(received.getString("uri")).isEqualTo("/small/" + i);
+                assertThat(received.getString("sha256")).isEqualTo(sha256(random(10 * i, 80 + i)));
+            }
+        }
+    }
+
+    @Test
     void anUploadThatExpects100ContinueGetsItThenArrives() throws Exception {
         byte[] body = random(5 * MIB, 31);
         try (Socket client = connect()) {
