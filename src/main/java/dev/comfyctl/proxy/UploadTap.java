@@ -126,7 +126,7 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
         private boolean clientLeft;
         private long bytes;
 
-        /** The body's bytes read so far (Vert.x counts none of them). */
+        /** The body's bytes the tap sent on (Vert.x counts only those it delivers: a declined body's rest). */
         long bytes() {
             return bytes;
         }
