@@ -47,6 +47,7 @@ import dev.comfyctl.web.UpdateRoutes;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
@@ -260,7 +261,7 @@ public final class Daemon implements AutoCloseable {
                     () -> HealthServer.start(serving, config.healthHost(), config.healthPort(), health),
                     started -> "http://" + config.healthHost() + ":" + started.port() + "/health, /ready, /status"));
             Handler<HttpServerRequest> front = guard.inFrontOf(router, proxy);
-            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, config),
+            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, proxy.connectionHandler(), config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             progress.close();
@@ -412,7 +413,7 @@ public final class Daemon implements AutoCloseable {
      * One server, on one event loop: measured on 2 cores, a server per core gained no requests/s (the load
      * shares the cores) and its per-loop buffer pools grew the resident memory by 300 MB under bulk transfers.
      */
-    private static HttpServer bind(Vertx vertx, Handler<HttpServerRequest> front, Config config) {
+    private static HttpServer bind(Vertx vertx, Handler<HttpServerRequest> front, Handler<HttpConnection> connections, Config config) {
         HttpServerOptions options = new HttpServerOptions().setHost(config.managerHost()).setPort(config.managerPort())
                 .setHandle100ContinueAutomatically(true)
                 .setTcpNoDelay(true)
@@ -422,7 +423,7 @@ public final class Daemon implements AutoCloseable {
                 // Bodies are relayed in pieces of this size: the default 8 KiB halves bulk throughput.
                 .setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
         try {
-            return vertx.createHttpServer(options).requestHandler(front).listen()
+            return vertx.createHttpServer(options).connectionHandler(connections).requestHandler(front).listen()
                     .toCompletionStage().toCompletableFuture().get(BIND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             String holder = PortOwner.find(config.managerPort())

@@ -19,6 +19,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -38,7 +39,9 @@ import java.util.Optional;
 /**
  * Forwards HTTP requests and WebSocket upgrades to a backend, streaming bodies both ways with
  * backpressure: nothing is buffered whole, so a 1 GB download or upload passes in flat memory and a slow
- * client slows the backend down instead of filling the heap.
+ * client slows the backend down instead of filling the heap. An upload's body goes from the client's connection to
+ * the backend's as Netty read it, past Vert.x, when the server has the proxy's {@link #connectionHandler()}
+ * ({@link UploadTap}).
  *
  * <p>With several backends the {@link Balancer} chooses one per request. Its rules need the JSON body of
  * {@code POST /prompt} and {@code /interrupt} (their {@code client_id}, {@code prompt_id}) and the
@@ -86,30 +89,47 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         this.upstreams = new Upstreams(vertx, timeout);
     }
 
+    /**
+     * The handler of new connections, for the server in front of this proxy: it lets the bodies of uploads go to the
+     * backend as they were read, without Vert.x's copy of every piece (see {@link UploadTap}). Without it they take
+     * Vert.x's way.
+     */
+    public Handler<HttpConnection> connectionHandler() {
+        return UploadTap::install;
+    }
+
+    /** Must be the server's request handler or be called by it at once, for an upload's body to bypass Vert.x. */
     @Override
     public void handle(HttpServerRequest request) {
         long arrived = System.nanoTime();
         request.pause();
-        request.response().endHandler(v -> completed(request, arrived));
         // The request's own event loop: the exchange with the backend runs there, whichever thread admits it.
         ContextInternal context = (ContextInternal) Vertx.currentContext();
         if (balancer.backends().size() > 1 && Balancer.routesByBody(request)) {
-            readRoutedBody(request).onSuccess(body -> dispatch(request, balancer.choose(request, json(body)), body, arrived, context));
+            request.response().endHandler(v -> completed(request, arrived, null));
+            readRoutedBody(request).onSuccess(body -> dispatch(request, balancer.choose(request, json(body)), body, null, arrived, context));
         } else {
-            dispatch(request, balancer.choose(request, Optional.empty()), null, arrived, context);
+            // Now or never: the body's first pieces may follow the head in the same read.
+            UploadTap.Body upload = hasBody(request) && !isWebSocketUpgrade(request) ? UploadTap.claim(request) : null;
+            request.response().endHandler(v -> completed(request, arrived, upload));
+            dispatch(request, balancer.choose(request, Optional.empty()), null, upload, arrived, context);
         }
     }
 
-    /** @param body the request's body when it was read to choose the backend, else null: it is streamed */
-    private void dispatch(HttpServerRequest request, Balancer.Choice choice, Buffer body, long arrived, ContextInternal context) {
+    /**
+     * @param body the request's body when it was read to choose the backend, else null: it is streamed
+     * @param upload the streamed body, when it is off Vert.x's path
+     */
+    private void dispatch(HttpServerRequest request, Balancer.Choice choice, Buffer body, UploadTap.Body upload, long arrived,
+                          ContextInternal context) {
         boolean webSocket = isWebSocketUpgrade(request);
         choice.backend().policy().admit(request).onComplete(admitted -> context.execute(() -> {
             if (admitted.failed()) {
-                reject(request, admitted.cause());
+                reject(request, upload, admitted.cause());
             } else if (webSocket) {
                 tunnel(request, choice.backend(), arrived, context);
             } else {
-                forward(request, choice, body, context);
+                forward(request, choice, body, upload, context);
             }
         }));
     }
@@ -171,13 +191,14 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private void completed(HttpServerRequest request, long arrived) {
+    private void completed(HttpServerRequest request, long arrived, UploadTap.Body upload) {
         HttpServerResponse response = request.response();
         int status = response.ended() ? response.getStatusCode() : ProxyMetrics.ABORTED;
-        metrics.requestCompleted(request.method(), status, System.nanoTime() - arrived, request.bytesRead(), response.bytesWritten());
+        long read = request.bytesRead() + (upload == null ? 0 : upload.bytes());
+        metrics.requestCompleted(request.method(), status, System.nanoTime() - arrived, read, response.bytesWritten());
     }
 
-    private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody, ContextInternal context) {
+    private void forward(HttpServerRequest request, Balancer.Choice choice, Buffer readBody, UploadTap.Body upload, ContextInternal context) {
         Backend backend = choice.backend();
         HttpHeaders headers = HEADERS.newHeaders();
         HopByHop.copyEndToEnd(request.headers(), headers);
@@ -200,15 +221,18 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
         upstreams.connect(context.nettyEventLoop(), backend.address(), (upstream, failure) -> {
             if (failure != null) {
-                badGateway(request, backend, failure);
+                badGateway(request, upload, backend, failure);
                 return;
             }
             Relay relay = readBody != null && Balancer.isPrompt(request)
                     ? new PromptRelay(request, backend, upstream)
-                    : new Relay(request, backend, upstream, choice.setCookie());
+                    : new Relay(request, backend, upstream, choice.setCookie(), upload);
             request.response().closeHandler(v -> relay.clientLeft());
             upstream.send(outgoing, relay);
-            if (streamed) {
+            if (upload != null) {
+                upload.streamTo(upstream);
+                request.resume();
+            } else if (streamed) {
                 streamBody(request, upstream);
             } else {
                 request.resume();
@@ -216,11 +240,15 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         });
     }
 
-    /** The client's body to the backend as it arrives, pausing the client while the backend's side is full. */
+    /**
+     * The client's body to the backend as Vert.x delivers it (copied), pausing the client while the backend's side is
+     * full: the way of a body the {@link UploadTap} could not take (HTTP/2, a pipelined request, a server without it).
+     */
     private static void streamBody(HttpServerRequest request, Upstream upstream) {
         request.handler(piece -> {
             upstream.write(((BufferInternal) piece).getByteBuf());
-            if (!upstream.writable()) {
+            // A backend that has gone away takes nothing more: the rest is read and dropped (its client has its answer).
+            if (upstream.open() && !upstream.writable()) {
                 request.pause();
                 upstream.whenWritable(request::resume);
             }
@@ -266,13 +294,15 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         final Backend backend;
         final Upstream upstream;
         private final boolean setCookie;
+        private final UploadTap.Body upload;
         private boolean done;
 
-        Relay(HttpServerRequest request, Backend backend, Upstream upstream, boolean setCookie) {
+        Relay(HttpServerRequest request, Backend backend, Upstream upstream, boolean setCookie, UploadTap.Body upload) {
             this.request = request;
             this.backend = backend;
             this.upstream = upstream;
             this.setCookie = setCookie;
+            this.upload = upload;
         }
 
         @Override
@@ -313,7 +343,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         @Override
         public void failed(Throwable cause) {
             done = true;
-            badGateway(request, backend, cause);
+            badGateway(request, upload, backend, cause);
         }
 
         /** The client went away mid-exchange: the backend's connection cannot be reused. */
@@ -331,7 +361,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         private final Buffer body = Buffer.buffer();
 
         PromptRelay(HttpServerRequest request, Backend backend, Upstream upstream) {
-            super(request, backend, upstream, false);
+            super(request, backend, upstream, false, null);
         }
 
         @Override
@@ -370,7 +400,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         FullHttpRequest upgrade = whole(request, headers, Unpooled.EMPTY_BUFFER);
         upstreams.connect(context.nettyEventLoop(), target.address(), (upstream, failure) -> {
             if (failure != null) {
-                badGateway(request, target, failure);
+                badGateway(request, null, target, failure);
             } else {
                 upstream.send(upgrade, new Handshake(request, target, upstream, arrived));
             }
@@ -403,7 +433,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         @Override
         public void head(HttpResponse answer) {
             if (answer.status().code() != 101) {
-                refused = new Relay(request, target, upstream, false);
+                refused = new Relay(request, target, upstream, false, null);
                 request.response().closeHandler(v -> refused.clientLeft());
                 refused.head(answer);
                 request.resume();
@@ -479,7 +509,7 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                 // ComfyUI hung up before the client's side was upgraded: the client must not be left open.
                 request.connection().close();
             } else {
-                badGateway(request, target, cause);
+                badGateway(request, null, target, cause);
             }
         }
 
@@ -539,7 +569,10 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
                 && connection != null && connection.toLowerCase(Locale.ROOT).contains("upgrade");
     }
 
-    private void reject(HttpServerRequest request, Throwable cause) {
+    private void reject(HttpServerRequest request, UploadTap.Body upload, Throwable cause) {
+        if (upload != null) {
+            upload.decline();
+        }
         request.resume();
         HttpServerResponse response = request.response();
         if (cause instanceof RejectedException rejected) {
@@ -552,7 +585,10 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         }
     }
 
-    private void badGateway(HttpServerRequest request, Backend backend, Throwable cause) {
+    private void badGateway(HttpServerRequest request, UploadTap.Body upload, Backend backend, Throwable cause) {
+        if (upload != null) {
+            upload.decline();
+        }
         request.resume();
         HttpServerResponse response = request.response();
         if (response.headWritten() || response.closed()) {

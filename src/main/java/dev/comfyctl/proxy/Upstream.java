@@ -99,6 +99,15 @@ final class Upstream extends ChannelDuplexHandler {
         channel.writeAndFlush(tunnel ? piece : new DefaultHttpContent(piece), channel.voidPromise());
     }
 
+    /** A piece of the request's body, sent on the next {@link #flush()} or {@link #end()}: a read's pieces go in one write. */
+    void feed(ByteBuf piece) {
+        channel.write(new DefaultHttpContent(piece), channel.voidPromise());
+    }
+
+    void flush() {
+        channel.flush();
+    }
+
     /** The request is complete. */
     void end() {
         channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, channel.voidPromise());
@@ -110,7 +119,12 @@ final class Upstream extends ChannelDuplexHandler {
         return channel.isWritable();
     }
 
-    /** Runs {@code then} once, when writes no longer queue up. */
+    /** Whether the connection is still open: once it is closed, whatever is written to it is dropped. */
+    boolean open() {
+        return channel.isActive();
+    }
+
+    /** Runs {@code then} once, when writes no longer queue up: the connection drained them, or closed and dropped them. */
     void whenWritable(Runnable then) {
         onWritable = then;
     }
@@ -219,6 +233,11 @@ final class Upstream extends ChannelDuplexHandler {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         pool.remove(this);
+        Runnable waiting = onWritable;
+        onWritable = null;
+        if (waiting != null) {
+            waiting.run();
+        }
         readWhileUpgrading.forEach(ByteBuf::release);
         readWhileUpgrading.clear();
         fail(new IOException("the connection was closed"));

@@ -127,7 +127,7 @@ class BackendConnectionsTest {
         backendPort = backend.actualPort();
         proxy = new ReverseProxy(vertx, SocketAddress.inetSocketAddress(backendPort, "127.0.0.1"),
                 Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
-        HttpServer front = vertx.createHttpServer().requestHandler(proxy).listen(0, "127.0.0.1")
+        HttpServer front = vertx.createHttpServer().connectionHandler(proxy.connectionHandler()).requestHandler(proxy).listen(0, "127.0.0.1")
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         return URI.create("http://127.0.0.1:" + front.actualPort());
     }

@@ -61,7 +61,7 @@ class ReverseProxyTest {
                 Duration.ofSeconds(30), ProxyPolicy.ALWAYS_OPEN, ProxyMetrics.NONE);
         server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0)
                         .setHandle100ContinueAutomatically(true))
-                .requestHandler(proxy).listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+                .connectionHandler(proxy.connectionHandler()).requestHandler(proxy).listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         base = URI.create("http://127.0.0.1:" + server.actualPort());
     }
 
