@@ -74,6 +74,11 @@ public final class RedisJobStore implements JobStore {
     private static final String WAKE = PREFIX + "wake";
     private static final String EVENTS = PREFIX + "events:";
     private static final long CLAIM_POLL_MILLIS = 200;
+    /**
+     * How long a claim that found nothing counts as waiting, for jobs.lua to publish a wake when a job arrives; a
+     * waiting claimer looks again every {@link #CLAIM_POLL_MILLIS}, which renews it.
+     */
+    private static final long WAITING_MILLIS = 5 * CLAIM_POLL_MILLIS;
     /** A consumer holding nothing and silent this long belonged to a daemon that is gone. */
     private static final Duration ABANDONED_CONSUMER = Duration.ofHours(1);
     private static final TypeReference<List<JobInput>> INPUTS = new TypeReference<>() { };
@@ -122,12 +127,14 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
+    /** Answers the job as sent: only its creation time comes from Redis's clock. */
     @Override
     public Job enqueue(JobSpec spec) {
         String id = UUID.randomUUID().toString();
         String inputs = spec.inputs().isEmpty() ? "" : write(spec.inputs());
         Response answer = run("enqueue", id, spec.prompt(), Integer.toString(spec.priority()), spec.webhook().orElse(""), inputs);
-        return withInputs(job(answer.get(1)), spec.inputs());
+        return new Job(id, JobState.QUEUED, spec, 0, Optional.empty(), 0, List.of(), List.of(),
+                Instant.ofEpochMilli(answer.get(1).toLong()), Optional.empty(), Optional.empty(), false);
     }
 
     @Override
@@ -163,14 +170,10 @@ public final class RedisJobStore implements JobStore {
         while (true) {
             long seen = arrivals;
             String token = UUID.randomUUID().toString();
-            Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token);
+            Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token,
+                    Long.toString(WAITING_MILLIS));
             if (answer.get(0).toString().equals("claimed")) {
-                String inputs = answer.get(2).toString();
-                Job job = job(answer.get(1));
-                if (!inputs.isEmpty()) {
-                    job = withInputs(job, read(inputs, INPUTS));
-                }
-                return Optional.of(new Lease(job, worker, job.attempts(), token));
+                return Optional.of(lease(answer.get(1), answer.get(2).toString(), worker, token));
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
@@ -194,14 +197,22 @@ public final class RedisJobStore implements JobStore {
 
     @Override
     public void progress(Lease lease, double progress, List<JobEvent> events) {
-        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), Double.toString(Math.max(0, Math.min(1, progress)))));
+        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), fraction(progress)));
         events.forEach(event -> arguments.add(eventJson(event)));
         run("progress", arguments.toArray(String[]::new));
     }
 
     @Override
     public boolean succeed(Lease lease, List<JobOutput> outputs) {
-        return run("succeed", lease.jobId(), lease.token(), JobJson.outputs(outputs)).get(0).toString().equals("succeeded");
+        return run("succeed", lease.jobId(), lease.token(), JobJson.outputs(outputs), "").get(0).toString().equals("succeeded");
+    }
+
+    /** One script call: the events are relayed and the job finished in the same step, or neither when the lease was lost. */
+    @Override
+    public boolean succeed(Lease lease, double progress, List<JobEvent> events, List<JobOutput> outputs) {
+        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), JobJson.outputs(outputs), fraction(progress)));
+        events.forEach(event -> arguments.add(eventJson(event)));
+        return run("succeed", arguments.toArray(String[]::new)).get(0).toString().equals("succeeded");
     }
 
     @Override
@@ -403,6 +414,26 @@ public final class RedisJobStore implements JobStore {
                 JobJson.errors(fields.get("errors")), JobJson.outputs(fields.get("outputs")),
                 Instant.ofEpochMilli(Long.parseLong(fields.get("created"))), instant(fields.get("started")),
                 instant(fields.get("finished")), "1".equals(fields.get("cancel")));
+    }
+
+    /**
+     * The lease from a claim's answer: the job's id, prompt, priority, webhook ('' for none), attempts, errors,
+     * outputs, created and started (epoch ms) and cancel flag, in this order, and its input files' JSON ('' for none).
+     */
+    private static Lease lease(Response fields, String inputs, String worker, String token) {
+        String webhook = fields.get(3).toString();
+        JobSpec spec = new JobSpec(fields.get(1).toString(), fields.get(2).toInteger(),
+                webhook.isEmpty() ? Optional.empty() : Optional.of(webhook), inputs.isEmpty() ? List.of() : read(inputs, INPUTS));
+        int attempts = fields.get(4).toInteger();
+        Job job = new Job(fields.get(0).toString(), JobState.RUNNING, spec, attempts, Optional.of(worker), 0,
+                JobJson.errors(fields.get(5).toString()), JobJson.outputs(fields.get(6).toString()),
+                Instant.ofEpochMilli(fields.get(7).toLong()), Optional.of(Instant.ofEpochMilli(fields.get(8).toLong())),
+                Optional.empty(), "1".equals(fields.get(9).toString()));
+        return new Lease(job, worker, attempts, token);
+    }
+
+    private static String fraction(double progress) {
+        return Double.toString(Math.max(0, Math.min(1, progress)));
     }
 
     private static Optional<Instant> instant(String millis) {

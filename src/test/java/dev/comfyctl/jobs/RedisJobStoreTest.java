@@ -119,6 +119,31 @@ class RedisJobStoreTest extends JobStoreContract {
     }
 
     @Test
+    void anEnqueuePublishesAWakeOnlyWhileAClaimerWaits() throws Exception {
+        List<String> wakes = new CopyOnWriteArrayList<>();
+        try (RedisLink link = new RedisLink(vertx, redis.url());
+             RedisSubscriber ignored = new RedisSubscriber(link, (channel, message) -> wakes.add(message), "comfyctl:wake")) {
+            Job busy = store.enqueue(spec("while-nobody-waits", 0));
+            assertThat(claim(store, "w1").jobId()).isEqualTo(busy.id());
+            CompletableFuture<java.util.Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return store.claim("w2", LONG, Duration.ofSeconds(20));
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            await().atMost(LONG).until(() -> link.send(Request.cmd(Command.ZSCORE).arg("comfyctl:waiting").arg("w2")) != null);
+
+            Job awaited = store.enqueue(spec("while-w2-waits", 0));
+
+            assertThat(waiting.get(20, TimeUnit.SECONDS)).map(Lease::jobId).contains(awaited.id());
+            // Messages on one channel arrive in order: the first job's wake, had there been one, came before.
+            await().atMost(LONG).untilAsserted(() -> assertThat(wakes).contains(awaited.id()));
+            assertThat(wakes).containsExactly(awaited.id());
+        }
+    }
+
+    @Test
     void aStoreCarriesOnWhenRedisIsKilledAndRestartedUnderIt() throws Exception {
         JobStore other = open();
         Job job = store.enqueue(spec("survivor", 0));
