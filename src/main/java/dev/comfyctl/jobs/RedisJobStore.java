@@ -48,7 +48,9 @@ import java.util.function.Supplier;
  *       {@code leases} the deadlines of running jobs' leases.</li>
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
- *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable.</li>
+ *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable, and
+ *       {@code waiting} the claimers that found nothing, with until when they wait: a wake is published only while
+ *       one does, so that a busy fleet with jobs queued is not told of every new one.</li>
  * </ul>
  * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash and in the sorted
  * set {@code leases}. XAUTOCLAIM takes every entry idle past one threshold, but here each lease has its own
@@ -63,6 +65,9 @@ import java.util.function.Supplier;
  *
  * <p>A claim does not block inside Redis (XREADGROUP BLOCK would hold a connection per waiting worker): it
  * waits for a message on {@code wake}, and looks again at least every 200 ms for leases that expired.
+ * Redis's share of a job is mostly its calls (each a round trip, a script run, a write to the append-only file),
+ * so a job takes as few as four: enqueue, claim, progress, and a succeed that carries the last progress; and each script
+ * answers only what its caller reads.
  * Durability is Redis's: run it with {@code appendonly yes} ({@code appendfsync always} to survive power
  * loss, not only a crash). Single Redis only (no cluster): the scripts touch keys they find as they go.
  */
