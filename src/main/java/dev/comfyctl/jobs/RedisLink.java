@@ -24,7 +24,8 @@ import java.util.concurrent.TimeoutException;
  * The client to one Redis (QUEUE_URL), used from blocking callers: each call waits for its answer, bounded.
  * Calls go over one connection, taken from the pool once and kept: concurrent callers' commands are pipelined on it
  * (Redis answers in order), where the pool's take and give back around every command cost more than the command
- * (the pool still serves the subscriber's connection). A connection that ends is replaced at the next call.
+ * (the pool still serves the subscriber's connection). A connection that ends, or leaves a call unanswered, is
+ * replaced at the next call.
  * Messages name the server by host and port only, since the URL may carry a password.
  */
 final class RedisLink implements AutoCloseable {
@@ -72,11 +73,29 @@ final class RedisLink implements AutoCloseable {
     }
 
     Response send(Request request) {
-        return await(connection().send(request), request.command().toString());
+        RedisConnection current = connection();
+        return over(current, current.send(request), request.command().toString());
     }
 
     List<Response> batch(List<Request> requests) {
-        return requests.isEmpty() ? List.of() : await(connection().batch(requests), "a batch of " + requests.size());
+        if (requests.isEmpty()) {
+            return List.of();
+        }
+        RedisConnection current = connection();
+        return over(current, current.batch(requests), "a batch of " + requests.size());
+    }
+
+    /** An answer that does not come in time may never come (a connection silently gone): the next call connects anew. */
+    private <T> T over(RedisConnection current, Future<T> answer, String what) {
+        try {
+            return await(answer, what);
+        } catch (JobStoreException e) {
+            if (e.getCause() instanceof TimeoutException) {
+                forget(current);
+                current.close();
+            }
+            throw e;
+        }
     }
 
     /** The shared connection, connected first when there is none (at the first call, or after it ended). */

@@ -144,6 +144,34 @@ class RedisJobStoreTest extends JobStoreContract {
     }
 
     @Test
+    void concurrentCallsOfAStoreShareOneConnectionBesidesItsSubscriber() throws Exception {
+        try (RedisLink link = new RedisLink(vertx, redis.url())) {
+            long before = connectedClients(link);
+            JobStore busy = open();
+            List<CompletableFuture<Void>> callers = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                callers.add(CompletableFuture.runAsync(() -> {
+                    for (int call = 0; call < 50; call++) {
+                        busy.enqueue(spec("pipelined", 0));
+                        busy.depth();
+                    }
+                }));
+            }
+            CompletableFuture.allOf(callers.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+
+            assertThat(busy.depth()).isEqualTo(400);
+            assertThat(connectedClients(link)).isEqualTo(before + 2);
+        }
+    }
+
+    private static long connectedClients(RedisLink link) {
+        return link.send(Request.cmd(Command.INFO).arg("clients")).toString().lines()
+                .filter(line -> line.startsWith("connected_clients:"))
+                .mapToLong(line -> Long.parseLong(line.substring("connected_clients:".length()).strip()))
+                .findFirst().orElseThrow();
+    }
+
+    @Test
     void aStoreCarriesOnWhenRedisIsKilledAndRestartedUnderIt() throws Exception {
         JobStore other = open();
         Job job = store.enqueue(spec("survivor", 0));
