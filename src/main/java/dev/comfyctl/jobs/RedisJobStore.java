@@ -33,6 +33,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -49,8 +50,8 @@ import java.util.function.Supplier;
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
  *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable, and
- *       {@code waiting} the claimers that found nothing, with until when they wait: a wake is published only while
- *       one does, so that a busy fleet with jobs queued is not told of every new one.</li>
+ *       {@code waiting} the stores whose claimers found nothing, with until when they wait: a wake is published
+ *       only while one does, so that a busy fleet with jobs queued is not told of every new one.</li>
  * </ul>
  * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash and in the sorted
  * set {@code leases}. XAUTOCLAIM takes every entry idle past one threshold, but here each lease has its own
@@ -102,6 +103,10 @@ public final class RedisJobStore implements JobStore {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Consumer names this store claimed for, forgotten by the group at close when they hold nothing. */
     private final Set<String> workers = ConcurrentHashMap.newKeySet();
+    /** This store in the set {@code waiting}: wakes go to every store, which wakes one of its claimers. */
+    private final String name = UUID.randomUUID().toString();
+    /** Claims under way in this store: one that gets a job leaves the store waiting while others may wait. */
+    private final AtomicInteger claiming = new AtomicInteger();
 
     /**
      * Connects; blocking.
@@ -171,12 +176,20 @@ public final class RedisJobStore implements JobStore {
     @Override
     public Optional<Lease> claim(String worker, Duration visibility, Duration wait) throws InterruptedException {
         workers.add(worker);
-        long deadline = System.nanoTime() + wait.toNanos();
+        claiming.incrementAndGet();
+        try {
+            return claim(worker, visibility, System.nanoTime() + wait.toNanos());
+        } finally {
+            claiming.decrementAndGet();
+        }
+    }
+
+    private Optional<Lease> claim(String worker, Duration visibility, long deadline) throws InterruptedException {
         while (true) {
             long seen = arrivals;
             String token = UUID.randomUUID().toString();
             Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token,
-                    Long.toString(WAITING_MILLIS));
+                    Long.toString(WAITING_MILLIS), name, claiming.get() > 1 ? "1" : "0");
             if (answer.get(0).toString().equals("claimed")) {
                 return Optional.of(lease(answer.get(1), answer.get(2).toString(), worker, token));
             }

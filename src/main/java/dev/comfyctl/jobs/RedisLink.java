@@ -9,7 +9,6 @@ import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -40,9 +40,8 @@ local function publish_state(job, err)
     cjson.encode({jobId = job.id, at = now_ms(), type = 'state', json = cjson.encode(data)}))
 end
 
--- Claimers that found nothing say until when they wait (see 'claim'): a new or requeued job wakes them, and while
--- none waits (every worker busy, jobs queued) nobody is told. A claimer that got a job stays on the list until its
--- time is up: removing it would cost every claim a call, for a few wakes in vain.
+-- Stores whose claimers found nothing say until when they wait (see 'claim'): a new or requeued job wakes them,
+-- and while none waits (every worker busy, jobs queued) nobody is told.
 local function wake(id)
   if redis.call('ZCOUNT', P .. 'waiting', now_ms(), '+inf') > 0 then
     redis.call('PUBLISH', P .. 'wake', id)
@@ -132,15 +131,21 @@ if op == 'enqueue' then
   return {'queued', now}
 
 elseif op == 'claim' then
-  -- A claim that finds nothing records that its worker waits, until now + ARGV[8] ms (it looks again before then).
-  local worker, visibility, max_attempts, token, waits = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7],
-    tonumber(ARGV[8])
+  -- A claim that finds nothing records that its store (ARGV[9]) waits, until now + ARGV[8] ms (it looks again
+  -- before then); one that finds a job takes the record away unless other claims of the store are under way
+  -- (ARGV[10] = '1').
+  local worker, visibility, max_attempts, token, waits, store, others = ARGV[4], tonumber(ARGV[5]),
+    tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10] == '1'
   local now = now_ms()
+  local function lease(job, fresh)
+    if not others then redis.call('ZREM', P .. 'waiting', store) end
+    return take(job, worker, token, visibility, fresh)
+  end
   -- First what was given back and what dead workers left (leases past their deadline), oldest deadline first.
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now, 'LIMIT', 0, 100)) do
     local job = load(id)
     if job.state == 'QUEUED' then
-      return take(job, worker, token, visibility, false)
+      return lease(job, false)
     elseif job.state == 'RUNNING' then
       local attempts = tonumber(job.attempts)
       local err = 'attempt ' .. attempts .. ' lost its lease: worker ' .. (job.worker or '?')
@@ -154,7 +159,7 @@ elseif op == 'claim' then
         publish_state(job, err)
       else
         append_error(job, err)
-        return take(job, worker, token, visibility, false)
+        return lease(job, false)
       end
     else
       redis.call('ZREM', P .. 'leases', id)
@@ -169,14 +174,14 @@ elseif op == 'claim' then
       local entry = read[1][2][1]
       local job = load(entry[2][2])
       if job.state == 'QUEUED' then
-        return take(job, worker, token, visibility, true)
+        return lease(job, true)
       end
       redis.call('XACK', stream, group, entry[1])
       redis.call('XDEL', stream, entry[1])
     end
   end
   redis.call('ZREMRANGEBYSCORE', P .. 'waiting', '-inf', '(' .. now)
-  redis.call('ZADD', P .. 'waiting', now + waits, worker)
+  redis.call('ZADD', P .. 'waiting', now + waits, store)
   return {'none'}
 
 elseif op == 'renew' then
@@ -281,7 +286,6 @@ elseif op == 'forget' then
       for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
       if info.pending == 0 and (mine[info.name] or info.idle > threshold) then
         redis.call('XGROUP', 'DELCONSUMER', stream, group, info.name)
-        redis.call('ZREM', P .. 'waiting', info.name)
         removed = removed + 1
       end
     end

@@ -123,24 +123,32 @@ class RedisJobStoreTest extends JobStoreContract {
         List<String> wakes = new CopyOnWriteArrayList<>();
         try (RedisLink link = new RedisLink(vertx, redis.url());
              RedisSubscriber ignored = new RedisSubscriber(link, (channel, message) -> wakes.add(message), "comfyctl:wake")) {
-            Job busy = store.enqueue(spec("while-nobody-waits", 0));
-            assertThat(claim(store, "w1").jobId()).isEqualTo(busy.id());
-            CompletableFuture<java.util.Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return store.claim("w2", LONG, Duration.ofSeconds(20));
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            await().atMost(LONG).until(() -> link.send(Request.cmd(Command.ZSCORE).arg("comfyctl:waiting").arg("w2")) != null);
+            Job first = store.enqueue(spec("nobody-waits", 0));
+            assertThat(claim(store, "w1").jobId()).isEqualTo(first.id());
+            Job second = enqueueWhileAClaimWaits(link, "w2");
+            Job third = store.enqueue(spec("the-waiting-claimer-got-its-job", 0));
+            assertThat(claim(store, "w1").jobId()).isEqualTo(third.id());
+            Job fourth = enqueueWhileAClaimWaits(link, "w3");
 
-            Job awaited = store.enqueue(spec("while-w2-waits", 0));
-
-            assertThat(waiting.get(20, TimeUnit.SECONDS)).map(Lease::jobId).contains(awaited.id());
-            // Messages on one channel arrive in order: the first job's wake, had there been one, came before.
-            await().atMost(LONG).untilAsserted(() -> assertThat(wakes).contains(awaited.id()));
-            assertThat(wakes).containsExactly(awaited.id());
+            // Messages on one channel arrive in order: the other jobs' wakes, had there been any, came before.
+            await().atMost(LONG).untilAsserted(() -> assertThat(wakes).contains(fourth.id()));
+            assertThat(wakes).containsExactly(second.id(), fourth.id());
         }
+    }
+
+    /** Enqueues once a claim of {@code worker} waits (the store is in {@code waiting}), and checks the claim gets the job. */
+    private Job enqueueWhileAClaimWaits(RedisLink link, String worker) throws Exception {
+        CompletableFuture<java.util.Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> {
+            try {
+                return store.claim(worker, LONG, Duration.ofSeconds(20));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(LONG).until(() -> link.send(Request.cmd(Command.ZCARD).arg("comfyctl:waiting")).toLong() > 0);
+        Job job = store.enqueue(spec("while-" + worker + "-waits", 0));
+        assertThat(waiting.get(20, TimeUnit.SECONDS)).map(Lease::jobId).contains(job.id());
+        return job;
     }
 
     @Test
