@@ -56,9 +56,10 @@ final class JobJson {
         }
     }
 
-    private static <T> T read(String json, TypeReference<T> type) {
-        if (json == null || json.isEmpty()) {
-            return JSON.convertValue(List.of(), type);
+    /** Most jobs have no errors, and no outputs until they succeed: "[]" is answered without a parser. */
+    private static <E> List<E> read(String json, TypeReference<List<E>> type) {
+        if (json == null || json.isEmpty() || json.equals("[]")) {
+            return List.of();
         }
         try {
             return JSON.readValue(json, type);

@@ -61,6 +61,18 @@ public interface JobStore extends AutoCloseable {
     boolean succeed(Lease lease, List<JobOutput> outputs);
 
     /**
+     * {@link #progress} with the attempt's last progress and events, then {@link #succeed}, in one write where the
+     * backend can: a finished job costs one call instead of two. The events reach subscribers before the job's
+     * final state, and neither is recorded or relayed when the lease was lost.
+     *
+     * @return as {@link #succeed(Lease, List)}
+     */
+    default boolean succeed(Lease lease, double progress, List<JobEvent> events, List<JobOutput> outputs) {
+        progress(lease, progress, events);
+        return succeed(lease, outputs);
+    }
+
+    /**
      * An attempt failed. Retryable failures requeue the job while attempts remain; otherwise it ends FAILED and
      * goes to the dead letters with every attempt's error. A lost lease changes nothing; a job asked to cancel ends
      * CANCELLED.

@@ -33,6 +33,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -48,7 +49,9 @@ import java.util.function.Supplier;
  *       {@code leases} the deadlines of running jobs' leases.</li>
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
- *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable.</li>
+ *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable, and
+ *       {@code waiting} the stores whose claimers found nothing, with until when they wait: a wake is published
+ *       only while one does, so that a busy fleet with jobs queued is not told of every new one.</li>
  * </ul>
  * A lease is the job's entry pending in the group, plus a token and a deadline in the job hash and in the sorted
  * set {@code leases}. XAUTOCLAIM takes every entry idle past one threshold, but here each lease has its own
@@ -63,6 +66,9 @@ import java.util.function.Supplier;
  *
  * <p>A claim does not block inside Redis (XREADGROUP BLOCK would hold a connection per waiting worker): it
  * waits for a message on {@code wake}, and looks again at least every 200 ms for leases that expired.
+ * Redis's share of a job is mostly its calls (each a round trip, a script run, a write to the append-only file),
+ * so a job takes as few as four: enqueue, claim, progress, and a succeed that carries the last progress; and each script
+ * answers only what its caller reads.
  * Durability is Redis's: run it with {@code appendonly yes} ({@code appendfsync always} to survive power
  * loss, not only a crash). Single Redis only (no cluster): the scripts touch keys they find as they go.
  */
@@ -74,6 +80,11 @@ public final class RedisJobStore implements JobStore {
     private static final String WAKE = PREFIX + "wake";
     private static final String EVENTS = PREFIX + "events:";
     private static final long CLAIM_POLL_MILLIS = 200;
+    /**
+     * How long a claim that found nothing counts as waiting, for jobs.lua to publish a wake when a job arrives; a
+     * waiting claimer looks again every {@link #CLAIM_POLL_MILLIS}, which renews it.
+     */
+    private static final long WAITING_MILLIS = 5 * CLAIM_POLL_MILLIS;
     /** A consumer holding nothing and silent this long belonged to a daemon that is gone. */
     private static final Duration ABANDONED_CONSUMER = Duration.ofHours(1);
     private static final TypeReference<List<JobInput>> INPUTS = new TypeReference<>() { };
@@ -92,6 +103,10 @@ public final class RedisJobStore implements JobStore {
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Consumer names this store claimed for, forgotten by the group at close when they hold nothing. */
     private final Set<String> workers = ConcurrentHashMap.newKeySet();
+    /** This store in the set {@code waiting}: wakes go to every store, which wakes one of its claimers. */
+    private final String name = UUID.randomUUID().toString();
+    /** Claims under way in this store: one that gets a job leaves the store waiting while others may wait. */
+    private final AtomicInteger claiming = new AtomicInteger();
 
     /**
      * Connects; blocking.
@@ -122,12 +137,14 @@ public final class RedisJobStore implements JobStore {
         }
     }
 
+    /** Answers the job as sent: only its creation time comes from Redis's clock. */
     @Override
     public Job enqueue(JobSpec spec) {
         String id = UUID.randomUUID().toString();
         String inputs = spec.inputs().isEmpty() ? "" : write(spec.inputs());
         Response answer = run("enqueue", id, spec.prompt(), Integer.toString(spec.priority()), spec.webhook().orElse(""), inputs);
-        return withInputs(job(answer.get(1)), spec.inputs());
+        return new Job(id, JobState.QUEUED, spec, 0, Optional.empty(), 0, List.of(), List.of(),
+                Instant.ofEpochMilli(answer.get(1).toLong()), Optional.empty(), Optional.empty(), false);
     }
 
     @Override
@@ -159,18 +176,22 @@ public final class RedisJobStore implements JobStore {
     @Override
     public Optional<Lease> claim(String worker, Duration visibility, Duration wait) throws InterruptedException {
         workers.add(worker);
-        long deadline = System.nanoTime() + wait.toNanos();
+        claiming.incrementAndGet();
+        try {
+            return claim(worker, visibility, System.nanoTime() + wait.toNanos());
+        } finally {
+            claiming.decrementAndGet();
+        }
+    }
+
+    private Optional<Lease> claim(String worker, Duration visibility, long deadline) throws InterruptedException {
         while (true) {
             long seen = arrivals;
             String token = UUID.randomUUID().toString();
-            Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token);
+            Response answer = run("claim", worker, Long.toString(visibility.toMillis()), Integer.toString(maxAttempts), token,
+                    Long.toString(WAITING_MILLIS), name, claiming.get() > 1 ? "1" : "0");
             if (answer.get(0).toString().equals("claimed")) {
-                String inputs = answer.get(2).toString();
-                Job job = job(answer.get(1));
-                if (!inputs.isEmpty()) {
-                    job = withInputs(job, read(inputs, INPUTS));
-                }
-                return Optional.of(new Lease(job, worker, job.attempts(), token));
+                return Optional.of(lease(answer.get(1), answer.get(2).toString(), worker, token));
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
@@ -194,14 +215,22 @@ public final class RedisJobStore implements JobStore {
 
     @Override
     public void progress(Lease lease, double progress, List<JobEvent> events) {
-        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), Double.toString(Math.max(0, Math.min(1, progress)))));
+        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), fraction(progress)));
         events.forEach(event -> arguments.add(eventJson(event)));
         run("progress", arguments.toArray(String[]::new));
     }
 
     @Override
     public boolean succeed(Lease lease, List<JobOutput> outputs) {
-        return run("succeed", lease.jobId(), lease.token(), JobJson.outputs(outputs)).get(0).toString().equals("succeeded");
+        return run("succeed", lease.jobId(), lease.token(), JobJson.outputs(outputs), "").get(0).toString().equals("succeeded");
+    }
+
+    /** One script call: the events are relayed and the job finished in the same step, or neither when the lease was lost. */
+    @Override
+    public boolean succeed(Lease lease, double progress, List<JobEvent> events, List<JobOutput> outputs) {
+        List<String> arguments = new ArrayList<>(List.of(lease.jobId(), lease.token(), JobJson.outputs(outputs), fraction(progress)));
+        events.forEach(event -> arguments.add(eventJson(event)));
+        return run("succeed", arguments.toArray(String[]::new)).get(0).toString().equals("succeeded");
     }
 
     @Override
@@ -403,6 +432,26 @@ public final class RedisJobStore implements JobStore {
                 JobJson.errors(fields.get("errors")), JobJson.outputs(fields.get("outputs")),
                 Instant.ofEpochMilli(Long.parseLong(fields.get("created"))), instant(fields.get("started")),
                 instant(fields.get("finished")), "1".equals(fields.get("cancel")));
+    }
+
+    /**
+     * The lease from a claim's answer: the job's id, prompt, priority, webhook ('' for none), attempts, errors,
+     * outputs, created and started (epoch ms) and cancel flag, in this order, and its input files' JSON ('' for none).
+     */
+    private static Lease lease(Response fields, String inputs, String worker, String token) {
+        String webhook = fields.get(3).toString();
+        JobSpec spec = new JobSpec(fields.get(1).toString(), fields.get(2).toInteger(),
+                webhook.isEmpty() ? Optional.empty() : Optional.of(webhook), inputs.isEmpty() ? List.of() : read(inputs, INPUTS));
+        int attempts = fields.get(4).toInteger();
+        Job job = new Job(fields.get(0).toString(), JobState.RUNNING, spec, attempts, Optional.of(worker), 0,
+                JobJson.errors(fields.get(5).toString()), JobJson.outputs(fields.get(6).toString()),
+                Instant.ofEpochMilli(fields.get(7).toLong()), Optional.of(Instant.ofEpochMilli(fields.get(8).toLong())),
+                Optional.empty(), "1".equals(fields.get(9).toString()));
+        return new Lease(job, worker, attempts, token);
+    }
+
+    private static String fraction(double progress) {
+        return Double.toString(Math.max(0, Math.min(1, progress)));
     }
 
     private static Optional<Instant> instant(String millis) {

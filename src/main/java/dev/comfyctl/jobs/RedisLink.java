@@ -5,9 +5,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.time.Duration;
@@ -17,16 +20,23 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The pooled client to one Redis (QUEUE_URL), used from blocking callers: each call waits for its answer, bounded.
+ * The client to one Redis (QUEUE_URL), used from blocking callers: each call waits for its answer, bounded.
+ * Calls go over one connection, taken from the pool once and kept: concurrent callers' commands are pipelined on it
+ * (Redis answers in order), where the pool's take and give back around every command cost more than the command
+ * (the pool still serves the subscriber's connection). A connection that ends, or leaves a call unanswered, is
+ * replaced at the next call.
  * Messages name the server by host and port only, since the URL may carry a password.
  */
 final class RedisLink implements AutoCloseable {
     static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
+    private static final Logger log = LoggerFactory.getLogger(RedisLink.class);
 
     private final Vertx vertx;
     private final Redis client;
     private final URI url;
     private final String where;
+    private final Object connecting = new Object();
+    private volatile RedisConnection connection;
 
     /** @throws JobStoreException when it does not answer PING */
     RedisLink(Vertx vertx, URI url) {
@@ -62,11 +72,54 @@ final class RedisLink implements AutoCloseable {
     }
 
     Response send(Request request) {
-        return await(client.send(request), request.command().toString());
+        RedisConnection current = connection();
+        return over(current, current.send(request), request.command().toString());
     }
 
     List<Response> batch(List<Request> requests) {
-        return requests.isEmpty() ? List.of() : await(client.batch(requests), "a batch of " + requests.size());
+        if (requests.isEmpty()) {
+            return List.of();
+        }
+        RedisConnection current = connection();
+        return over(current, current.batch(requests), "a batch of " + requests.size());
+    }
+
+    /** An answer that does not come in time may never come (a connection silently gone): the next call connects anew. */
+    private <T> T over(RedisConnection current, Future<T> answer, String what) {
+        try {
+            return await(answer, what);
+        } catch (JobStoreException e) {
+            if (e.getCause() instanceof TimeoutException) {
+                forget(current);
+                current.close();
+            }
+            throw e;
+        }
+    }
+
+    /** The shared connection, connected first when there is none (at the first call, or after it ended). */
+    private RedisConnection connection() {
+        RedisConnection current = connection;
+        if (current != null) {
+            return current;
+        }
+        synchronized (connecting) {
+            if (connection == null) {
+                RedisConnection fresh = await(client.connect(), "CONNECT");
+                fresh.exceptionHandler(e -> log.debug("connection to {}: {}", where, e.toString()));
+                fresh.endHandler(ended -> forget(fresh));
+                connection = fresh;
+            }
+            return connection;
+        }
+    }
+
+    private void forget(RedisConnection ended) {
+        synchronized (connecting) {
+            if (connection == ended) {
+                connection = null;
+            }
+        }
     }
 
     /**

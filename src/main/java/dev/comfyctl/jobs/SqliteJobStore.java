@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -296,12 +297,31 @@ public final class SqliteJobStore implements JobStore {
 
     @Override
     public boolean succeed(Lease lease, List<JobOutput> outputs) {
+        return succeed(lease, OptionalDouble.empty(), List.of(), outputs);
+    }
+
+    @Override
+    public boolean succeed(Lease lease, double progress, List<JobEvent> events, List<JobOutput> outputs) {
+        return succeed(lease, OptionalDouble.of(Math.max(0, Math.min(1, progress))), events, outputs);
+    }
+
+    /**
+     * One transaction; the events are relayed, before the job's state, only when the lease was held. A job cancelled
+     * meanwhile keeps the progress it reached.
+     */
+    private boolean succeed(Lease lease, OptionalDouble progress, List<JobEvent> events, List<JobOutput> outputs) {
         Optional<Job> ended = transaction(() -> {
             Optional<Job> job = held(lease);
             if (job.isEmpty()) {
                 return Optional.<Job>empty();
             }
             if (job.get().cancelRequested()) {
+                if (progress.isPresent()) {
+                    PreparedStatement update = prepare("UPDATE jobs SET progress = ? WHERE id = ?");
+                    update.setDouble(1, progress.getAsDouble());
+                    update.setString(2, lease.jobId());
+                    update.executeUpdate();
+                }
                 finish(lease.jobId(), JobState.CANCELLED, System.currentTimeMillis());
             } else {
                 PreparedStatement update = prepare("UPDATE jobs SET outputs = ?, progress = 1 WHERE id = ?");
@@ -312,7 +332,10 @@ public final class SqliteJobStore implements JobStore {
             }
             return load(lease.jobId(), false);
         });
-        ended.ifPresent(job -> publish(job, Optional.empty()));
+        ended.ifPresent(job -> {
+            events.forEach(subscribers::publish);
+            publish(job, Optional.empty());
+        });
         return ended.map(job -> job.state() == JobState.SUCCEEDED).orElse(false);
     }
 

@@ -100,6 +100,22 @@ abstract class JobStoreContract {
     }
 
     @Test
+    void theJobsEnqueueAndClaimAnswerAreTheJobsAsStored() throws Exception {
+        JobInput image = new JobInput("cat.png", "not really a png".getBytes(StandardCharsets.UTF_8));
+        JobSpec spec = new JobSpec("{\"3\":{}}", 5, Optional.of("http://127.0.0.1:9/hook"), List.of(image));
+
+        Job queued = store.enqueue(spec);
+
+        assertThat(queued).usingRecursiveComparison().isEqualTo(store.find(queued.id()).orElseThrow());
+        Lease lease = claim(store, "w1");
+        assertThat(lease.job()).usingRecursiveComparison().isEqualTo(store.find(queued.id()).orElseThrow());
+        assertThat(lease.job().state()).isEqualTo(JobState.RUNNING);
+        assertThat(lease.job().worker()).contains("w1");
+        assertThat(lease.job().startedAt()).isPresent();
+        assertThat(lease.attempt()).isEqualTo(1);
+    }
+
+    @Test
     void listFiltersByStateNewestFirst() throws Exception {
         Job first = store.enqueue(spec("first", 0));
         Job second = store.enqueue(spec("second", 0));
@@ -206,6 +222,60 @@ abstract class JobStoreContract {
         assertThat(store.succeed(taker, List.of(output("taker.png")))).isTrue();
 
         assertThat(store.find(job.id()).orElseThrow().outputs()).extracting(JobOutput::filename).containsExactly("taker.png");
+    }
+
+    @Test
+    void succeedingWithTheLastEventsRelaysThemBeforeTheFinalStateInOneCall() throws Exception {
+        Job job = store.enqueue(spec("last-events", 0));
+        List<JobEvent> events = new CopyOnWriteArrayList<>();
+        store.subscribe(job.id(), events::add);
+        Lease lease = claim(store, "w1");
+        JobEvent success = new JobEvent(job.id(), java.time.Instant.now(), "execution_success", "{\"prompt_id\":\"p1\"}");
+        JobEvent last = new JobEvent(job.id(), java.time.Instant.now(), "executing", "{\"node\":null,\"prompt_id\":\"p1\"}");
+
+        assertThat(store.succeed(lease, 1.0, List.of(success, last), List.of(output("a.png")))).isTrue();
+
+        await().atMost(LONG).untilAsserted(() -> assertThat(events).extracting(JobEvent::type)
+                .containsExactly("state", "execution_success", "executing", "state"));
+        assertThat(events.subList(1, 3)).containsExactly(success, last);
+        assertThat(events.get(3).json()).contains("\"succeeded\"");
+        Job done = store.find(job.id()).orElseThrow();
+        assertThat(done.state()).isEqualTo(JobState.SUCCEEDED);
+        assertThat(done.progress()).isEqualTo(1.0);
+        assertThat(done.outputs()).containsExactly(output("a.png"));
+    }
+
+    @Test
+    void aLateWorkerSucceedingWithItsLastEventsIsRefusedAndRelaysNothing() throws Exception {
+        Job job = store.enqueue(spec("late-events", 0));
+        Lease late = store.claim("late-worker", SHORT_LEASE, Duration.ZERO).orElseThrow();
+        Lease taker = store.claim("w2", LONG, Duration.ofSeconds(20)).orElseThrow();
+        List<JobEvent> events = new CopyOnWriteArrayList<>();
+        store.subscribe(job.id(), events::add);
+
+        JobEvent stale = new JobEvent(job.id(), java.time.Instant.now(), "executing", "{\"node\":\"9\"}");
+        assertThat(store.succeed(late, 0.5, List.of(stale), List.of(output("late.png")))).isFalse();
+        assertThat(store.succeed(taker, List.of(output("taker.png")))).isTrue();
+
+        // Events of one job arrive in order: once the taker's success is seen, the late one's would have been.
+        await().atMost(LONG).untilAsserted(() -> assertThat(events).extracting(JobEvent::type).contains("state"));
+        assertThat(events).extracting(JobEvent::type).containsExactly("state");
+        assertThat(store.find(job.id()).orElseThrow().outputs()).containsExactly(output("taker.png"));
+    }
+
+    @Test
+    void aJobCancelledWhileRunningEndsCancelledWithItsLastProgressWhenItSucceedsWithItsLastEvents() throws Exception {
+        Job job = store.enqueue(spec("cancel-then-succeed", 0));
+        Lease lease = claim(store, "w1");
+        store.cancel(job.id());
+
+        JobEvent event = new JobEvent(job.id(), java.time.Instant.now(), "progress", "{\"value\":3,\"max\":4}");
+        assertThat(store.succeed(lease, 0.75, List.of(event), List.of(output("unwanted.png")))).isFalse();
+
+        Job cancelled = store.find(job.id()).orElseThrow();
+        assertThat(cancelled.state()).isEqualTo(JobState.CANCELLED);
+        assertThat(cancelled.outputs()).isEmpty();
+        assertThat(cancelled.progress()).isEqualTo(0.75);
     }
 
     @Test

@@ -119,6 +119,67 @@ class RedisJobStoreTest extends JobStoreContract {
     }
 
     @Test
+    void anEnqueuePublishesAWakeOnlyWhileAClaimerWaits() throws Exception {
+        List<String> wakes = new CopyOnWriteArrayList<>();
+        try (RedisLink link = new RedisLink(vertx, redis.url());
+             RedisSubscriber ignored = new RedisSubscriber(link, (channel, message) -> wakes.add(message), "comfyctl:wake")) {
+            Job first = store.enqueue(spec("nobody-waits", 0));
+            assertThat(claim(store, "w1").jobId()).isEqualTo(first.id());
+            Job second = enqueueWhileAClaimWaits(link, "w2");
+            Job third = store.enqueue(spec("the-waiting-claimer-got-its-job", 0));
+            assertThat(claim(store, "w1").jobId()).isEqualTo(third.id());
+            Job fourth = enqueueWhileAClaimWaits(link, "w3");
+
+            // Messages on one channel arrive in order: the other jobs' wakes, had there been any, came before.
+            await().atMost(LONG).untilAsserted(() -> assertThat(wakes).contains(fourth.id()));
+            assertThat(wakes).containsExactly(second.id(), fourth.id());
+        }
+    }
+
+    /** Enqueues once a claim of {@code worker} waits (the store is in {@code waiting}), and checks the claim gets the job. */
+    private Job enqueueWhileAClaimWaits(RedisLink link, String worker) throws Exception {
+        CompletableFuture<java.util.Optional<Lease>> waiting = CompletableFuture.supplyAsync(() -> {
+            try {
+                return store.claim(worker, LONG, Duration.ofSeconds(20));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(LONG).until(() -> link.send(Request.cmd(Command.ZCARD).arg("comfyctl:waiting")).toLong() > 0);
+        Job job = store.enqueue(spec("while-" + worker + "-waits", 0));
+        assertThat(waiting.get(20, TimeUnit.SECONDS)).map(Lease::jobId).contains(job.id());
+        return job;
+    }
+
+    @Test
+    void concurrentCallsOfAStoreShareOneConnectionBesidesItsSubscriber() throws Exception {
+        try (RedisLink link = new RedisLink(vertx, redis.url())) {
+            long before = connectedClients(link);
+            JobStore busy = open();
+            List<CompletableFuture<Void>> callers = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                callers.add(CompletableFuture.runAsync(() -> {
+                    for (int call = 0; call < 50; call++) {
+                        busy.enqueue(spec("pipelined", 0));
+                        busy.depth();
+                    }
+                }));
+            }
+            CompletableFuture.allOf(callers.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+
+            assertThat(busy.depth()).isEqualTo(400);
+            assertThat(connectedClients(link)).isEqualTo(before + 2);
+        }
+    }
+
+    private static long connectedClients(RedisLink link) {
+        return link.send(Request.cmd(Command.INFO).arg("clients")).toString().lines()
+                .filter(line -> line.startsWith("connected_clients:"))
+                .mapToLong(line -> Long.parseLong(line.substring("connected_clients:".length()).strip()))
+                .findFirst().orElseThrow();
+    }
+
+    @Test
     void aStoreCarriesOnWhenRedisIsKilledAndRestartedUnderIt() throws Exception {
         JobStore other = open();
         Job job = store.enqueue(spec("survivor", 0));
