@@ -52,6 +52,9 @@ final class JobRun implements Runnable {
     private volatile boolean cancelled;
     private volatile boolean abandoned;
     private volatile String promptId;
+    /** The prompt's last events, kept to go with the outcome in one write. */
+    private List<JobEvent> lastEvents = List.of();
+    private double finalProgress;
 
     JobRun(Lease lease, JobTarget target, JobStore store, JobOutputs outputs, HttpClient http, Duration timeout) {
         this.lease = lease;
@@ -88,16 +91,18 @@ final class JobRun implements Runnable {
             if (stored == null) {
                 return;
             }
-            if (store.succeed(lease, stored)) {
+            if (store.succeed(lease, finalProgress, lastEvents, stored)) {
                 log.info("job {} succeeded on {} (attempt {}, {} output(s))", jobId, target.name(), lease.attempt(), stored.size());
             } else {
                 log.info("job {}: attempt {} finished after another attempt or a lost lease; its result is dropped", jobId, lease.attempt());
                 outputs.deleteAttempt(jobId, lease.attempt());
             }
         } catch (FinalFailure e) {
+            flushLast();
             log.info("job {} failed on {}: {}", jobId, target.name(), e.getMessage());
             store.fail(lease, e.getMessage(), false);
         } catch (ComfyUnreachableException | ComfyApiException | IOException e) {
+            flushLast();
             if (promptId == null && !(e instanceof IOException)) {
                 // ComfyUI never got the prompt (it is going down or restarting): not an attempt, and this
                 // instance gets a moment before it is offered another job.
@@ -111,8 +116,10 @@ final class JobRun implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            flushLast();
             store.release(lease);
         } catch (RuntimeException e) {
+            flushLast();
             log.warn("job {} attempt {} failed unexpectedly on {}", jobId, lease.attempt(), target.name(), e);
             store.fail(lease, "comfyctl failed running it: " + e, true);
         }
@@ -183,7 +190,8 @@ final class JobRun implements Runnable {
             if (nothingToTell(type, data) && !succeeded) {
                 continue;
             }
-            double now = done.size() / (double) Math.max(1, nodes);
+            // The running node's share of its steps, while it reports them.
+            double stepsDone = 0;
             switch (type) {
                 case "execution_cached" -> data.path("nodes").forEach(node -> done.add(node.asText()));
                 case "executing" -> {
@@ -194,7 +202,7 @@ final class JobRun implements Runnable {
                 }
                 case "progress" -> {
                     double max = Math.max(1, data.path("max").asDouble(1));
-                    now = (done.size() + data.path("value").asDouble() / max) / Math.max(1, nodes);
+                    stepsDone = data.path("value").asDouble() / max;
                     boolean last = data.path("value").asDouble() >= max;
                     if (!last && Duration.between(lastProgress, Instant.now()).compareTo(PROGRESS_EVERY) < 0) {
                         continue;
@@ -204,14 +212,18 @@ final class JobRun implements Runnable {
                 default -> {
                 }
             }
-            progress = type.equals("execution_success") || succeeded ? 1.0 : Math.min(1.0, now);
+            // Counted after the switch, so that the node an "executing" message ends is done; and never backwards,
+            // whatever order ComfyUI's messages come in.
+            double now = Math.min(1.0, (done.size() + stepsDone) / Math.max(1, nodes));
+            progress = type.equals("execution_success") || succeeded ? 1.0 : Math.max(progress, now);
             batch.add(new JobEvent(lease.jobId(), Instant.now(), type, data.toString()));
             switch (type) {
                 case "execution_success" -> succeeded = true;
                 case "executing" -> {
                     // ComfyUI stores the history entry after execution_success and before this "node: null".
                     if (succeeded && data.path("node").isNull()) {
-                        record(progress, batch);
+                        lastEvents = List.copyOf(batch);
+                        finalProgress = progress;
                         return true;
                     }
                 }
@@ -232,6 +244,11 @@ final class JobRun implements Runnable {
                 }
             }
         }
+    }
+
+    private void flushLast() {
+        record(finalProgress, new ArrayList<>(lastEvents));
+        lastEvents = List.of();
     }
 
     /** Hands the batch to the store (one write) and empties it. */
