@@ -52,7 +52,7 @@ final class JobRun implements Runnable {
     private volatile boolean cancelled;
     private volatile boolean abandoned;
     private volatile String promptId;
-    /** The prompt's last events, kept to go with the outcome in one write. */
+    /** The prompt's last events and the progress they reached, kept to go with the outcome in one write. */
     private List<JobEvent> lastEvents = List.of();
     private double finalProgress;
 
@@ -246,6 +246,7 @@ final class JobRun implements Runnable {
         }
     }
 
+    /** The kept events on their own: the prompt ended, but the attempt failed after it (history, outputs). */
     private void flushLast() {
         record(finalProgress, new ArrayList<>(lastEvents));
         lastEvents = List.of();
