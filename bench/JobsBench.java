@@ -56,7 +56,12 @@ public class JobsBench {
      * Submits the jobs: one event loop with several POSTs in flight, so that the load costs less of the cores than
      * the daemon it measures (a thread per request in flight with the JDK's client cost 0.4 ms of CPU per job).
      */
-    static final io.vertx.core.http.HttpClient LOAD = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1)).createHttpClient();
+    static final Vertx LOAD_VERTX = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
+    static final io.vertx.core.http.HttpClient LOAD = LOAD_VERTX.createHttpClient();
+    /** Every submission runs on this one context: requests begun on others would cross from one to another. */
+    static final io.vertx.core.Context LOAD_CONTEXT = LOAD_VERTX.getOrCreateContext();
+    /** A POST /jobs unanswered this long fails the run, rather than leaving it waiting. */
+    static final long SUBMIT_TIMEOUT_MILLIS = 30_000;
     static final int IN_FLIGHT = 8;
     static final String PROMPT = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":8,\"height\":8,\"batch_size\":1,\"color\":0}},"
             + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";
@@ -323,7 +328,8 @@ public class JobsBench {
         List<CompletableFuture<Void>> done = new ArrayList<>();
         for (int t = 0; t < IN_FLIGHT; t++) {
             CompletableFuture<Void> submitter = new CompletableFuture<>();
-            submitNext(URI.create(daemons.get(t % daemons.size()).info().baseUrl()), left, ids, submitter);
+            URI daemon = URI.create(daemons.get(t % daemons.size()).info().baseUrl());
+            LOAD_CONTEXT.runOnContext(onLoop -> submitNext(daemon, left, ids, submitter));
             done.add(submitter);
         }
         for (CompletableFuture<Void> submitter : done) {
@@ -355,7 +361,8 @@ public class JobsBench {
             done.complete(null);
             return;
         }
-        LOAD.request(new RequestOptions().setMethod(HttpMethod.POST).setHost(daemon.getHost()).setPort(daemon.getPort()).setURI("/jobs"))
+        LOAD.request(new RequestOptions().setMethod(HttpMethod.POST).setHost(daemon.getHost()).setPort(daemon.getPort()).setURI("/jobs")
+                        .setIdleTimeout(SUBMIT_TIMEOUT_MILLIS))
                 .compose(request -> request.putHeader("Content-Type", "application/json").send(Buffer.buffer("{\"prompt\":" + PROMPT + "}")))
                 .compose(response -> response.body().map(body -> {
                     if (response.statusCode() / 100 != 2) {
