@@ -98,11 +98,9 @@ final class JobRun implements Runnable {
                 outputs.deleteAttempt(jobId, lease.attempt());
             }
         } catch (FinalFailure e) {
-            flushLast();
             log.info("job {} failed on {}: {}", jobId, target.name(), e.getMessage());
             store.fail(lease, e.getMessage(), false);
         } catch (ComfyUnreachableException | ComfyApiException | IOException e) {
-            flushLast();
             if (promptId == null && !(e instanceof IOException)) {
                 // ComfyUI never got the prompt (it is going down or restarting): not an attempt, and this
                 // instance gets a moment before it is offered another job.
@@ -116,10 +114,8 @@ final class JobRun implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            flushLast();
             store.release(lease);
         } catch (RuntimeException e) {
-            flushLast();
             log.warn("job {} attempt {} failed unexpectedly on {}", jobId, lease.attempt(), target.name(), e);
             store.fail(lease, "comfyctl failed running it: " + e, true);
         }
@@ -147,7 +143,12 @@ final class JobRun implements Runnable {
                 return null;
             }
         }
-        return store(files, history());
+        try {
+            return store(files, history());
+        } catch (Exception e) {
+            flushLast();
+            throw e;
+        }
     }
 
     /**
@@ -246,7 +247,10 @@ final class JobRun implements Runnable {
         }
     }
 
-    /** The kept events on their own: the prompt ended, but the attempt failed after it (history, outputs). */
+    /**
+     * The kept events on their own, before the failure is recorded: the prompt ended, but the attempt failed after it
+     * (history, outputs).
+     */
     private void flushLast() {
         record(finalProgress, new ArrayList<>(lastEvents));
         lastEvents = List.of();
