@@ -27,7 +27,7 @@ fi
 (cd "$root" && mvn -B -q -DskipTests package) >&2
 
 # Bounded durations: the whole run stays within a few minutes on 2 cores.
-rounds="${PROXY_BENCH_ROUNDS:-3}" load_secs=6 seq_secs=3 warm_secs=3 connections=32 threads=2
+rounds="${PROXY_BENCH_ROUNDS:-3}" load_secs=6 seq_secs=3 warm_secs=${WARM:-3} connections=32 threads=2
 big=$((1 << 30)) warm_bytes=$((64 << 20)) ws_warmup=200 ws_count=500
 
 work="$(mktemp -d)"

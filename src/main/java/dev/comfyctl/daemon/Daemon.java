@@ -261,7 +261,7 @@ public final class Daemon implements AutoCloseable {
                     () -> HealthServer.start(serving, config.healthHost(), config.healthPort(), health),
                     started -> "http://" + config.healthHost() + ":" + started.port() + "/health, /ready, /status"));
             Handler<HttpServerRequest> front = guard.inFrontOf(router, proxy);
-            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, proxy.connectionHandler(), config),
+            HttpServer server = steps.run(Phase.SERVICES, "manager", "start", "Manager port", () -> bind(serving, front, proxy.connectionHandler(guard::forwardsUnchecked), config),
                     bound -> "http://" + config.managerHost() + ":" + bound.actualPort());
             info.write(config.home());
             progress.close();

@@ -1,9 +1,12 @@
 package dev.comfyctl.proxy;
 
+import io.netty.util.AsciiString;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
 
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -19,6 +22,8 @@ final class HopByHop {
     private static final String[] ALWAYS = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
             "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization"};
 
+    private static final int HOP_BY_HOP_LENGTHS = lengths();
+
     private HopByHop() {
     }
 
@@ -32,6 +37,27 @@ final class HopByHop {
         copyEndToEnd(from, from.getAll(HttpHeaders.CONNECTION), to::add);
     }
 
+    /** Removes the hop-by-hop headers of a message that is passed on as it is. */
+    static void strip(io.netty.handler.codec.http.HttpHeaders headers) {
+        List<CharSequence> found = null;
+        // Names as they are stored: iterating as Strings would copy every name of every message.
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = headers.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (isAlways(name)) {
+                found = found == null ? new ArrayList<>(2) : found;
+                found.add(name);
+            }
+        }
+        if (found == null) {
+            return;
+        }
+        List<String> connection = headers.getAll(HttpHeaders.CONNECTION);
+        if (!connection.isEmpty()) {
+            found.addAll(namedByConnection(connection));
+        }
+        found.forEach(headers::remove);
+    }
+
     private static void copyEndToEnd(Iterable<Map.Entry<String, String>> from, List<String> connection, BiConsumer<String, String> to) {
         Set<String> named = connection.isEmpty() ? Set.of() : namedByConnection(connection);
         for (Map.Entry<String, String> header : from) {
@@ -42,13 +68,26 @@ final class HopByHop {
         }
     }
 
-    private static boolean isAlways(String name) {
+    private static boolean isAlways(CharSequence name) {
+        // Most names are none of these, and most have another length than all of them: a quick no.
+        int length = name.length();
+        if (length < 2 || length > 19 || (HOP_BY_HOP_LENGTHS & (1 << length)) == 0) {
+            return false;
+        }
         for (String hopByHop : ALWAYS) {
-            if (hopByHop.equalsIgnoreCase(name)) {
+            if (AsciiString.contentEqualsIgnoreCase(hopByHop, name)) {
                 return true;
             }
         }
         return false;
+    }
+
+    private static int lengths() {
+        int lengths = 0;
+        for (String name : ALWAYS) {
+            lengths |= 1 << name.length();
+        }
+        return lengths;
     }
 
     /**
@@ -56,6 +95,9 @@ final class HopByHop {
      * (already dropped) and "close" (no header): the common {@code Connection: keep-alive} then names nothing.
      */
     private static Set<String> namedByConnection(List<String> connection) {
+        if (connection.size() == 1 && isUsualOption(connection.get(0))) {
+            return Set.of();
+        }
         Set<String> named = new HashSet<>();
         for (String value : connection) {
             for (String token : value.split(",")) {
@@ -65,5 +107,9 @@ final class HopByHop {
         named.remove("keep-alive");
         named.remove("close");
         return named;
+    }
+
+    private static boolean isUsualOption(String value) {
+        return value.equalsIgnoreCase("keep-alive") || value.equalsIgnoreCase("close");
     }
 }

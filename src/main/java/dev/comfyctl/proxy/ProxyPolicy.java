@@ -14,6 +14,11 @@ public interface ProxyPolicy {
         }
 
         @Override
+        public boolean admitNow(String method, String path) {
+            return true;
+        }
+
+        @Override
         public void webSocketTraffic() {
         }
     };
@@ -24,6 +29,15 @@ public interface ProxyPolicy {
      * example while the backend starts; the request is paused meanwhile.
      */
     Future<Void> admit(HttpServerRequest request);
+
+    /**
+     * Admits a plain request (no body, no upgrade) at once when nothing stands in its way, with the effects
+     * {@link #admit} would have; false, with no effect, when it would wait or be rejected: then it goes to
+     * {@link #admit}. Called on the event loop; must not block.
+     */
+    default boolean admitNow(String method, String path) {
+        return false;
+    }
 
     /** A client sent bytes over a proxied WebSocket. Called on the event loop; must not block. */
     void webSocketTraffic();

@@ -2,6 +2,7 @@ package dev.comfyctl.proxy;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
@@ -14,6 +15,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
@@ -23,6 +25,7 @@ import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.core.json.JsonObject;
@@ -35,6 +38,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * Forwards HTTP requests and WebSocket upgrades to a backend, streaming bodies both ways with
@@ -62,6 +66,9 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     /** Bodies are relayed in pieces of this size, both ways: Vert.x's default of 8 KiB halves bulk throughput. */
     public static final int CHUNK_SIZE = 64 * 1024;
     /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
     private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
     /** The largest prompt (or interrupt) body read to choose its backend: a workflow is kilobytes, rarely megabytes. */
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
@@ -95,7 +102,44 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
      * Vert.x's way.
      */
     public Handler<HttpConnection> connectionHandler() {
-        return UploadTap::install;
+        return connectionHandler(path -> true);
+    }
+
+    /**
+     * The handler of new connections, for a server whose request handler hands this proxy the requests for some paths
+     * only, or behind checks: {@code forwardedUnchecked} tells the paths whose requests it hands on at once, unchecked.
+     * Those of them that are plain (no body, no upgrade) and whose backend is ready go to it straight from the
+     * connection, past Vert.x's HTTP server ({@link DirectLane}); uploads' bodies go past Vert.x too
+     * ({@link UploadTap}).
+     */
+    public Handler<HttpConnection> connectionHandler(Predicate<String> forwardedUnchecked) {
+        return connection -> {
+            if (connection instanceof Http1xServerConnection http1) {
+                ChannelHandlerContext vertx = http1.channelHandlerContext();
+                UploadTap.install(vertx);
+                vertx.pipeline().addBefore(UploadTap.NAME, "directLane", new DirectLane(this, forwardedUnchecked));
+            }
+        };
+    }
+
+    /**
+     * The backend that takes a plain request for {@code path} now, past Vert.x; null when the request must take
+     * {@link #handle}'s way: several backends to choose from, or one that is not ready.
+     */
+    Backend admitNow(String method, String path) {
+        if (balancer.backends().size() != 1) {
+            return null;
+        }
+        Backend only = balancer.backends().get(0);
+        return only.policy().admitNow(method, path) ? only : null;
+    }
+
+    Upstreams upstreams() {
+        return upstreams;
+    }
+
+    ProxyMetrics metrics() {
+        return metrics;
     }
 
     /** Must be the server's request handler or be called by it at once, for an upload's body to bypass Vert.x. */
@@ -525,26 +569,38 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     }
 
     /** The client's Host stays; an HTTP/1.0 client may have sent none, and HTTP/1.1 requires one. */
-    private static void keepHost(HttpHeaders headers, Backend backend) {
+    static void keepHost(HttpHeaders headers, Backend backend) {
         if (!headers.contains(HttpHeaderNames.HOST)) {
             headers.set(HttpHeaderNames.HOST, backend.address().host() + ":" + backend.address().port());
         }
     }
 
     private static void addForwardedHeaders(HttpServerRequest request, HttpHeaders to) {
-        String clientAddress = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
-        String previous = request.headers().get("X-Forwarded-For");
-        to.set("X-Forwarded-For", previous == null ? clientAddress : previous + ", " + clientAddress);
-        to.set("X-Forwarded-Proto", request.isSSL() ? "https" : "http");
-        if (request.authority() != null) {
-            to.set("X-Forwarded-Host", request.authority().toString());
+        addForwardedHeaders(to, clientAddress(request), request.isSSL(), request.authority() == null ? null : request.authority().toString());
+    }
+
+    /** Adds the client's address to the X-Forwarded-For that {@code headers} has (from the client, or none). */
+    static void addForwardedHeaders(HttpHeaders headers, String clientAddress, boolean ssl, String host) {
+        String previous = headers.get(X_FORWARDED_FOR);
+        headers.set(X_FORWARDED_FOR, previous == null ? clientAddress : previous + ", " + clientAddress);
+        headers.set(X_FORWARDED_PROTO, ssl ? "https" : "http");
+        if (host != null) {
+            headers.set(X_FORWARDED_HOST, host);
         }
     }
 
+    private static String clientAddress(HttpServerRequest request) {
+        return request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
+    }
+
     private static void stripLoopbackCredentials(HttpServerRequest request, HttpHeaders to) {
-        if (request.remoteAddress() == null || !isLoopback(request.remoteAddress().hostAddress())) {
+        stripLoopbackCredentials(clientAddress(request), to);
+    }
+
+    static void stripLoopbackCredentials(String clientAddress, HttpHeaders headers) {
+        if (!isLoopback(clientAddress)) {
             for (String header : LOOPBACK_TRUSTED) {
-                to.remove(header);
+                headers.remove(header);
             }
         }
     }
@@ -595,8 +651,12 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             response.reset();
             return;
         }
-        error(response, 502, "ComfyUI " + backend.name() + " at " + backend.address() + " did not answer " + request.method() + " " + request.path()
-                + ": " + cause.getMessage() + " (not retried)");
+        error(response, 502, didNotAnswer(backend, request.method().name(), request.path(), cause));
+    }
+
+    static String didNotAnswer(Backend backend, String method, String path, Throwable cause) {
+        return "ComfyUI " + backend.name() + " at " + backend.address() + " did not answer " + method + " " + path
+                + ": " + cause.getMessage() + " (not retried)";
     }
 
     private static void error(HttpServerResponse response, int status, String message) {

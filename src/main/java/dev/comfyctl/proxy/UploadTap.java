@@ -10,9 +10,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
-import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.impl.Http1xServerConnection;
 import io.vertx.core.net.impl.ConnectionBase;
 
 import java.util.ArrayDeque;
@@ -33,6 +31,7 @@ import java.util.ArrayDeque;
  * handler {@link ReverseProxy#connectionHandler()}: installed later, it could not tell what Vert.x already holds.
  */
 final class UploadTap extends ChannelInboundHandlerAdapter {
+    static final String NAME = "uploadTap";
     private static final AttributeKey<UploadTap> TAP = AttributeKey.valueOf(UploadTap.class.getName());
 
     private ChannelHandlerContext context;
@@ -41,14 +40,14 @@ final class UploadTap extends ChannelInboundHandlerAdapter {
     /** The claimed body whose pieces are arriving, if any. */
     private Body body;
 
-    /** Puts a tap in front of Vert.x on an HTTP/1.x connection (an HTTP/2 one has none: its bodies take Vert.x's way). */
-    static void install(HttpConnection connection) {
-        if (connection instanceof Http1xServerConnection http1) {
-            ChannelHandlerContext vertx = http1.channelHandlerContext();
-            UploadTap tap = new UploadTap();
-            vertx.pipeline().addBefore(vertx.name(), "uploadTap", tap);
-            vertx.channel().attr(TAP).set(tap);
-        }
+    /**
+     * Puts a tap in front of Vert.x's handler {@code vertx} on an HTTP/1.x connection (an HTTP/2 one has none: its
+     * bodies take Vert.x's way).
+     */
+    static void install(ChannelHandlerContext vertx) {
+        UploadTap tap = new UploadTap();
+        vertx.pipeline().addBefore(vertx.name(), NAME, tap);
+        vertx.channel().attr(TAP).set(tap);
     }
 
     /**

@@ -111,6 +111,17 @@ public final class WakePolicy implements ProxyPolicy {
     }
 
     @Override
+    public boolean admitNow(String method, String path) {
+        if (instance.state() != InstanceState.READY) {
+            return false;
+        }
+        if (!passive.matches(method, path, false)) {
+            idle.activity();
+        }
+        return true;
+    }
+
+    @Override
     public boolean canWake() {
         InstanceState state = instance.state();
         return wakeOnRequest && (state == InstanceState.STOPPED || state == InstanceState.FAILED && !coolingDown());

@@ -57,6 +57,11 @@ public final class AccessGuard implements Handler<RoutingContext> {
         this.basicCredentials = basicUserAndPassword.map(c -> c.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** Whether {@link #inFrontOf} hands a request for {@code path} to the proxy at once, without a check. */
+    public boolean forwardsUnchecked(String path) {
+        return proxyAuth == ProxyAuth.NONE && !isOwn(path);
+    }
+
     static boolean isOwn(String path) {
         return OWN_PATHS.contains(path) || path.startsWith(OWN_PREFIX) || isJobs(path);
     }

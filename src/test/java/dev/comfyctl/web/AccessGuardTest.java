@@ -19,6 +19,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -54,6 +56,19 @@ class AccessGuardTest {
 
     private static HttpResponse<String> send(HttpClient client, HttpRequest.Builder request) throws Exception {
         return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void onlyComfyUisPathsAndOnlyWithoutProxyAuthenticationGoStraightToTheProxy() {
+        AccessGuard open = new AccessGuard(Optional.of("secret"), AccessGuard.ProxyAuth.NONE, Optional.empty());
+        assertThat(List.of("/", "/prompt", "/api/manager/queue/status", "/manager/queue/status", "/api/jobs/x"))
+                .allMatch(open::forwardsUnchecked);
+        assertThat(List.of("/manager", "/manager/status", "/comfyctl/app.js", "/jobs", "/jobs/x", "/fleet", "/metrics", "/health"))
+                .noneMatch(open::forwardsUnchecked);
+
+        for (AccessGuard.ProxyAuth auth : List.of(AccessGuard.ProxyAuth.TOKEN, AccessGuard.ProxyAuth.BASIC)) {
+            assertThat(new AccessGuard(Optional.of("secret"), auth, Optional.of("user:pass")).forwardsUnchecked("/prompt")).isFalse();
+        }
     }
 
     @Test
