@@ -70,12 +70,13 @@ final class DirectLane extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext context, Object message) {
-        if (dropEnd && message instanceof HttpContent end) {
+        if (!held.isEmpty()) {
+            hold(message);
+        } else if (dropEnd && message instanceof HttpContent end) {
             dropEnd = !(end instanceof LastHttpContent);
             end.release();
-        } else if (exchange != null || !held.isEmpty()) {
-            held.add(message);
-            pause();
+        } else if (exchange != null) {
+            hold(message);
         } else {
             take(message);
         }
@@ -177,11 +178,11 @@ final class DirectLane extends ChannelDuplexHandler {
         context.fireChannelInactive();
     }
 
-    private void pause() {
-        if (!paused) {
-            paused = true;
-            context.channel().config().setAutoRead(false);
-        }
+    private void hold(Object message) {
+        held.add(message);
+        // Set each time: the upload tap may have resumed reading for a body of its own meanwhile.
+        paused = true;
+        context.channel().config().setAutoRead(false);
     }
 
     private void resume() {
@@ -285,7 +286,10 @@ final class DirectLane extends ChannelDuplexHandler {
                 return;
             }
             if (headWritten) {
-                // Part of the response is out: the client can only learn of the failure by the connection closing.
+                // Part of the response is out: the client can only learn of the failure by the connection closing, and
+                // what it sent after this request is not to be started.
+                held.forEach(ReferenceCountUtil::release);
+                held.clear();
                 finish(ProxyMetrics.ABORTED);
                 context.close();
                 return;
