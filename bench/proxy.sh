@@ -27,7 +27,7 @@ fi
 (cd "$root" && mvn -B -q -DskipTests package) >&2
 
 # Bounded durations: the whole run stays within a few minutes on 2 cores.
-rounds="${PROXY_BENCH_ROUNDS:-3}" load_secs=6 seq_secs=3 warm_secs=${WARM:-3} connections=32 threads=2
+rounds="${PROXY_BENCH_ROUNDS:-3}" load_secs=6 seq_secs=3 warm_secs=10 connections=32 threads=2
 big=$((1 << 30)) warm_bytes=$((64 << 20)) ws_warmup=200 ws_count=500
 
 work="$(mktemp -d)"
@@ -239,6 +239,8 @@ r[rss_after]="$(rss_mb VmRSS)" r[hwm_after]="$(rss_mb VmHWM)"
 
 # ---- Phase 3: the static origin, small GETs under load and one at a time
 origin static
+# 10 s of load on every path first: the daemon runs C2 only (-XX:-TieredCompilation), which compiles the small GET's
+# path within about 8 s of load; measured after 3 s, the first round still ran partly interpreted.
 for path in direct comfyctl viangx viangx1; do load "$path" "${!path}/system_stats" "$warm_secs" "$threads" "$connections" >/dev/null; done
 for _ in $(seq "$rounds"); do
   for path in direct comfyctl viangx viangx1; do

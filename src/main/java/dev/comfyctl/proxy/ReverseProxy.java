@@ -1,6 +1,7 @@
 package dev.comfyctl.proxy;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -116,6 +117,10 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
         return connection -> {
             if (connection instanceof Http1xServerConnection http1) {
                 ChannelHandlerContext vertx = http1.channelHandlerContext();
+                // Vert.x gives its connections unpooled heap buffers for all but socket reads: every response head the
+                // codec encodes would be a fresh array, copied again to reach the socket. The backends' connections
+                // use Netty's pooled direct buffers; so do the clients' now.
+                vertx.channel().config().setAllocator(ByteBufAllocator.DEFAULT);
                 UploadTap.install(vertx);
                 vertx.pipeline().addBefore(UploadTap.NAME, "directLane", new DirectLane(this, forwardedUnchecked));
             }
