@@ -123,6 +123,24 @@ class WakeOnRequestTest {
     }
 
     @Test
+    void whileComfyUiRunsAUsersRequestsKeepItAwakeAndTheWebUisPollingDoesNot() throws Exception {
+        startDaemon("IDLE_TIMEOUT_SECONDS", "2", "IDLE_CHECK_INTERVAL", "1");
+        daemon.instance().start(event -> { }).join();
+
+        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < until) {
+            assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(200);
+            Thread.sleep(400);
+        }
+        assertThat(state()).isEqualTo(InstanceState.READY);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> Http.get(base.resolve("/queue")).statusCode() == 503
+                && Http.get(base.resolve("/system_stats")).statusCode() == 503);
+        assertThat(state()).isEqualTo(InstanceState.STOPPED);
+        assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
     void comfyUiIsNotStoppedWhileAPromptRuns() {
         fake.behave(Map.of("prompt_seconds", 5));
         startDaemon("IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1");
