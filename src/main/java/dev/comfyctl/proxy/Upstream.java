@@ -7,7 +7,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
@@ -33,10 +32,7 @@ final class Upstream extends ChannelDuplexHandler {
     /** Writes queue up to this much before {@link #writable()} turns false and the client is paused. */
     private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
     /** Bodies come in pieces of up to {@link ReverseProxy#CHUNK_SIZE}: Netty's default of 8 KiB costs bulk transfers. */
-    private static final HttpDecoderConfig DECODER = new HttpDecoderConfig().setMaxChunkSize(ReverseProxy.CHUNK_SIZE)
-            // The decoder parses every header line strictly; checking each name again as it is stored costs every response.
-            .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withNameValidation(false))
-            .setTrailersFactory(DefaultHttpHeadersFactory.trailersFactory().withNameValidation(false));
+    private static final HttpDecoderConfig DECODER = new HttpDecoderConfig().setMaxChunkSize(ReverseProxy.CHUNK_SIZE);
 
     /** What a connection reports to whoever uses it; called on its event loop. */
     interface Exchange {
