@@ -46,7 +46,8 @@ import java.util.function.Predicate;
  * backpressure: nothing is buffered whole, so a 1 GB download or upload passes in flat memory and a slow
  * client slows the backend down instead of filling the heap. An upload's body goes from the client's connection to
  * the backend's as Netty read it, past Vert.x, when the server has the proxy's {@link #connectionHandler()}
- * ({@link UploadTap}).
+ * ({@link UploadTap}); with it too, a plain request (no body, no upgrade) for a ready backend never reaches Vert.x
+ * at all ({@link DirectLane}), and {@link #handle} sees only the others.
  *
  * <p>With several backends the {@link Balancer} chooses one per request. Its rules need the JSON body of
  * {@code POST /prompt} and {@code /interrupt} (their {@code client_id}, {@code prompt_id}) and the
