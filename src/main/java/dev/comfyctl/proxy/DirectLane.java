@@ -200,6 +200,8 @@ final class DirectLane extends ChannelDuplexHandler {
         private final Backend backend;
         private final long arrived = System.nanoTime();
         private Upstream upstream;
+        /** The backend's response head, not written yet. */
+        private HttpResponse head;
         private boolean headWritten;
         private boolean done;
         private int status;
@@ -250,16 +252,13 @@ final class DirectLane extends ChannelDuplexHandler {
             }
             HopByHop.strip(answer.headers());
             answer.setProtocolVersion(HttpVersion.HTTP_1_1);
-            boolean bodyless = method.equals("HEAD") || status == 204 || status == 304;
-            if (!bodyless && !answer.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
-                HttpUtil.setTransferEncodingChunked(answer, true);
-            }
-            headWritten = true;
-            context.write(answer, context.voidPromise());
+            // Held until the read that brought it ends: most answers end in that same read, and go out in one write.
+            head = answer;
         }
 
         @Override
         public void content(ByteBuf piece) {
+            writeHead(null);
             bytesOut += piece.readableBytes();
             context.writeAndFlush(new DefaultHttpContent(piece), context.voidPromise());
             if (!context.channel().isWritable()) {
@@ -270,9 +269,47 @@ final class DirectLane extends ChannelDuplexHandler {
         @Override
         public void end(ByteBuf last) {
             bytesOut += last.readableBytes();
-            LastHttpContent end = last.isReadable() ? new DefaultLastHttpContent(last) : release(last);
-            context.writeAndFlush(end, context.voidPromise());
+            if (head != null) {
+                writeHead(last);
+            } else {
+                context.writeAndFlush(last.isReadable() ? new DefaultLastHttpContent(last) : release(last), context.voidPromise());
+            }
             finish(status);
+        }
+
+        @Override
+        public void readComplete() {
+            if (head != null) {
+                writeHead(null);
+                context.flush();
+            }
+        }
+
+        /**
+         * Writes the held head, with the whole body when it is {@code wholeBody} (then with its length if the backend
+         * gave none), else announcing a chunked body unless it has a length.
+         */
+        private void writeHead(ByteBuf wholeBody) {
+            HttpResponse answer = head;
+            if (answer == null) {
+                return;
+            }
+            head = null;
+            headWritten = true;
+            HttpHeaders headers = answer.headers();
+            boolean bodyless = method.equals("HEAD") || status == 204 || status == 304;
+            if (wholeBody == null) {
+                if (!bodyless && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                    HttpUtil.setTransferEncodingChunked(answer, true);
+                }
+                context.write(answer, context.voidPromise());
+                return;
+            }
+            if (!bodyless && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                headers.set(HttpHeaderNames.CONTENT_LENGTH, wholeBody.readableBytes());
+            }
+            context.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(), wholeBody, headers,
+                    EmptyHttpHeaders.INSTANCE), context.voidPromise());
         }
 
         private static LastHttpContent release(ByteBuf empty) {

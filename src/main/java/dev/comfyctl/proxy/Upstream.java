@@ -47,6 +47,10 @@ final class Upstream extends ChannelDuplexHandler {
 
         /** The connection failed or closed before {@link #end(ByteBuf)}; it is already closed. */
         void failed(Throwable cause);
+
+        /** A read from the backend ended: what was held back for the rest of it is to go out now. */
+        default void readComplete() {
+        }
     }
 
     private final Channel channel;
@@ -218,6 +222,15 @@ final class Upstream extends ChannelDuplexHandler {
         } else {
             channel.close();
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        Exchange current = exchange;
+        if (current != null) {
+            current.readComplete();
+        }
+        ctx.fireChannelReadComplete();
     }
 
     @Override

@@ -27,6 +27,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -51,6 +52,7 @@ class DirectLaneTest {
     private final AtomicInteger seenByVertx = new AtomicInteger();
     private final List<String> completed = new CopyOnWriteArrayList<>();
     private final AtomicLong bigWritten = new AtomicLong();
+    private final CompletableFuture<Void> bodyMayGo = new CompletableFuture<>();
     private ReverseProxy proxy;
     private URI base;
 
@@ -199,6 +201,23 @@ class DirectLaneTest {
     }
 
     @Test
+    void aHeadWhoseBodyComesLaterReachesTheClientBeforeIt() throws Exception {
+        start(ProxyPolicy.ALWAYS_OPEN);
+
+        try (Socket client = connect()) {
+            send(client, "GET /later HTTP/1.1\r\nHost: comfy\r\n\r\n");
+            // The backend sends its body only once the client has the head: held back, the head would never come.
+            Response head = Response.readHead(client.getInputStream());
+            bodyMayGo.complete(null);
+
+            assertThat(head.status()).isEqualTo(200);
+            assertThat(head.head()).containsIgnoringCase("transfer-encoding: chunked");
+            assertThat(new String(client.getInputStream().readNBytes("5\r\nlater\r\n0\r\n\r\n".length()), StandardCharsets.US_ASCII))
+                    .isEqualTo("5\r\nlater\r\n0\r\n\r\n");
+        }
+    }
+
+    @Test
     void aSlowClientSlowsTheBackendDownAndThenGetsEveryByte() throws Exception {
         start(ProxyPolicy.ALWAYS_OPEN);
 
@@ -323,6 +342,10 @@ class DirectLaneTest {
                 Buffer piece = Buffer.buffer(new byte[64 * 1024]);
                 request.response().putHeader("Content-Length", Long.toString(64L * MIB));
                 writeBig(request, piece);
+            }
+            case "/later" -> {
+                request.response().setChunked(true).writeHead();
+                bodyMayGo.thenRun(() -> vertx.runOnContext(v -> request.response().end("later")));
             }
             case "/cut" -> {
                 request.response().setChunked(true).write("partial");
