@@ -14,8 +14,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
@@ -32,8 +30,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -96,7 +92,7 @@ class DirectLaneTest {
         try (Socket client = connect()) {
             send(client, "GET /echo HTTP/1.1\r\nHost: comfy\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\n"
                     + "Keep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: Basic eDp5\r\nX-Public: yes\r\n\r\n");
-            JsonObject headers = new JsonObject(Response.read(client.getInputStream()).body()).getJsonObject("headers");
+            JsonObject headers = new JsonObject(RawResponse.read(client.getInputStream()).body()).getJsonObject("headers");
 
             assertThat(headers.fieldNames()).doesNotContain("connection", "x-private", "keep-alive", "te", "proxy-authorization");
             assertThat(headers.getString("x-public")).isEqualTo("yes");
@@ -113,7 +109,7 @@ class DirectLaneTest {
         HttpResponse<String> upload = Http.send(HttpRequest.newBuilder(base.resolve("/echo")).POST(HttpRequest.BodyPublishers.ofString("body!")));
         try (Socket client = connect()) {
             send(client, "GET /echo HTTP/1.0\r\n\r\n");
-            Response old = Response.read(client.getInputStream());
+            RawResponse old = RawResponse.read(client.getInputStream());
             assertThat(old.head()).startsWith("HTTP/1.0 200");
             assertThat(client.getInputStream().read()).isEqualTo(-1);
         }
@@ -157,14 +153,14 @@ class DirectLaneTest {
                     + "GET /own/slow?n=5 HTTP/1.1\r\nHost: comfy\r\n\r\n"    // Vert.x, slow
                     + "GET /echo?n=6 HTTP/1.1\r\nHost: comfy\r\n\r\n");      // must not overtake 5
 
-            assertThat(Response.read(client.getInputStream()).body()).isEqualTo("slow /slow?n=1");
-            assertThat(Response.read(client.getInputStream()).body()).isEqualTo("own /own?n=2");
-            assertThat(new JsonObject(Response.read(client.getInputStream()).body()).getString("uri")).isEqualTo("/echo?n=3");
-            JsonObject four = new JsonObject(Response.read(client.getInputStream()).body());
+            assertThat(RawResponse.read(client.getInputStream()).body()).isEqualTo("slow /slow?n=1");
+            assertThat(RawResponse.read(client.getInputStream()).body()).isEqualTo("own /own?n=2");
+            assertThat(new JsonObject(RawResponse.read(client.getInputStream()).body()).getString("uri")).isEqualTo("/echo?n=3");
+            JsonObject four = new JsonObject(RawResponse.read(client.getInputStream()).body());
             assertThat(four.getString("uri")).isEqualTo("/echo?n=4");
             assertThat(four.getString("body")).isEqualTo("four");
-            assertThat(Response.read(client.getInputStream()).body()).isEqualTo("own slowly /own/slow?n=5");
-            assertThat(new JsonObject(Response.read(client.getInputStream()).body()).getString("uri")).isEqualTo("/echo?n=6");
+            assertThat(RawResponse.read(client.getInputStream()).body()).isEqualTo("own slowly /own/slow?n=5");
+            assertThat(new JsonObject(RawResponse.read(client.getInputStream()).body()).getString("uri")).isEqualTo("/echo?n=6");
         }
     }
 
@@ -177,13 +173,13 @@ class DirectLaneTest {
                     + "GET /echo?after HTTP/1.1\r\nHost: comfy\r\n\r\n");
             InputStream in = client.getInputStream();
 
-            Response head = Response.readHead(in);
+            RawResponse head = RawResponse.readHead(in);
             assertThat(head.status()).isEqualTo(200);
             assertThat(head.head()).contains("X-Backend: yes").doesNotContainIgnoringCase("transfer-encoding");
-            Response nothing = Response.readHead(in);
+            RawResponse nothing = RawResponse.readHead(in);
             assertThat(nothing.status()).isEqualTo(204);
             assertThat(nothing.head()).doesNotContainIgnoringCase("transfer-encoding");
-            assertThat(new JsonObject(Response.read(in).body()).getString("uri")).isEqualTo("/echo?after");
+            assertThat(new JsonObject(RawResponse.read(in).body()).getString("uri")).isEqualTo("/echo?after");
         }
         assertThat(seenByVertx).hasValue(0);
     }
@@ -207,7 +203,7 @@ class DirectLaneTest {
         try (Socket client = connect()) {
             send(client, "GET /later HTTP/1.1\r\nHost: comfy\r\n\r\n");
             // The backend sends its body only once the client has the head: held back, the head would never come.
-            Response head = Response.readHead(client.getInputStream());
+            RawResponse head = RawResponse.readHead(client.getInputStream());
             bodyMayGo.complete(null);
 
             assertThat(head.status()).isEqualTo(200);
@@ -224,7 +220,7 @@ class DirectLaneTest {
         try (Socket client = connect()) {
             client.setReceiveBufferSize(64 * 1024);
             send(client, "GET /big HTTP/1.1\r\nHost: comfy\r\n\r\n");
-            Response head = Response.readHead(client.getInputStream());
+            RawResponse head = RawResponse.readHead(client.getInputStream());
             assertThat(head.status()).isEqualTo(200);
             // The client reads nothing more for a while: the backend must be held back, not read into memory.
             Thread.sleep(1500);
@@ -246,9 +242,9 @@ class DirectLaneTest {
 
         try (Socket client = connect()) {
             send(client, "GET /down?x=1 HTTP/1.1\r\nHost: comfy\r\n\r\n");
-            Response failed = Response.read(client.getInputStream());
+            RawResponse failed = RawResponse.read(client.getInputStream());
             send(client, "GET /own HTTP/1.1\r\nHost: comfy\r\n\r\n");
-            Response next = Response.read(client.getInputStream());
+            RawResponse next = RawResponse.read(client.getInputStream());
 
             assertThat(failed.status()).isEqualTo(502);
             assertThat(failed.head()).containsIgnoringCase("content-type: application/json");
@@ -265,7 +261,7 @@ class DirectLaneTest {
 
         try (Socket client = connect()) {
             send(client, "GET /cut HTTP/1.1\r\nHost: comfy\r\n\r\n");
-            Response head = Response.readHead(client.getInputStream());
+            RawResponse head = RawResponse.readHead(client.getInputStream());
             assertThat(head.status()).isEqualTo(200);
 
             byte[] rest = client.getInputStream().readAllBytes();
@@ -382,34 +378,5 @@ class DirectLaneTest {
     private static void send(Socket socket, String text) throws IOException {
         socket.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
         socket.getOutputStream().flush();
-    }
-
-    /** One response read off a raw connection: its head, and its body by its Content-Length. */
-    private record Response(String head, String body) {
-        private static final Pattern STATUS = Pattern.compile("^HTTP/1\\.[01] (\\d{3})");
-        private static final Pattern LENGTH = Pattern.compile("(?i)\r\ncontent-length: *(\\d+)");
-
-        /** A response's head only: the answer to a HEAD, a 204, or the start of a body read elsewhere. */
-        static Response readHead(InputStream in) throws IOException {
-            DataInputStream data = new DataInputStream(in);
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
-                head.write(data.readUnsignedByte());
-            }
-            return new Response(head.toString(StandardCharsets.US_ASCII), "");
-        }
-
-        static Response read(InputStream in) throws IOException {
-            Response head = readHead(in);
-            Matcher length = LENGTH.matcher(head.head());
-            int size = length.find() ? Integer.parseInt(length.group(1)) : 0;
-            return new Response(head.head(), new String(in.readNBytes(size), StandardCharsets.UTF_8));
-        }
-
-        int status() {
-            Matcher status = STATUS.matcher(head);
-            assertThat(status.find()).as(head).isTrue();
-            return Integer.parseInt(status.group(1));
-        }
     }
 }

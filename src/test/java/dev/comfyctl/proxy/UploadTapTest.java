@@ -15,7 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -34,8 +33,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -108,7 +105,7 @@ class UploadTapTest {
             out.write(ascii("0\r\nX-Checksum: none\r\n\r\n"));
             out.flush();
 
-            Response answer = Response.read(client.getInputStream());
+            RawResponse answer = RawResponse.read(client.getInputStream());
             assertThat(answer.status()).as(answer.body()).isEqualTo(200);
             JsonObject received = new JsonObject(answer.body());
             assertThat(received.getLong("bytes")).isEqualTo(sent.size());
@@ -117,7 +114,7 @@ class UploadTapTest {
 
             out.write(ascii("GET /after HTTP/1.1\r\nHost: comfy\r\n\r\n"));
             out.flush();
-            Response next = Response.read(client.getInputStream());
+            RawResponse next = RawResponse.read(client.getInputStream());
             assertThat(next.status()).isEqualTo(200);
             assertThat(new JsonObject(next.body()).getString("uri")).isEqualTo("/after");
         }
@@ -132,7 +129,7 @@ class UploadTapTest {
                 client.getOutputStream().write(body);
                 client.getOutputStream().flush();
 
-                Response answer = Response.read(client.getInputStream());
+                RawResponse answer = RawResponse.read(client.getInputStream());
                 assertThat(answer.status()).as(answer.body()).isEqualTo(200);
                 JsonObject received = new JsonObject(answer.body());
                 assertThat(received.getString("uri")).isEqualTo("/sink/" + i);
@@ -153,8 +150,8 @@ class UploadTapTest {
         try (Socket client = connect()) {
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> write(client, both.toByteArray()));
 
-            Response one = Response.read(client.getInputStream());
-            Response two = Response.read(client.getInputStream());
+            RawResponse one = RawResponse.read(client.getInputStream());
+            RawResponse two = RawResponse.read(client.getInputStream());
             sending.get(30, TimeUnit.SECONDS);
 
             assertThat(new JsonObject(one.body()).getString("uri")).isEqualTo("/first");
@@ -176,7 +173,7 @@ class UploadTapTest {
             write(client, all.toByteArray());
 
             for (int i = 1; i <= 3; i++) {
-                Response answer = Response.read(client.getInputStream());
+                RawResponse answer = RawResponse.read(client.getInputStream());
                 assertThat(answer.status()).as(answer.body()).isEqualTo(200);
                 JsonObject received = new JsonObject(answer.body());
                 assertThat(received.getString("uri")).isEqualTo("/small/" + i);
@@ -192,12 +189,12 @@ class UploadTapTest {
             client.getOutputStream().write(ascii("PUT /sink HTTP/1.1\r\nHost: comfy\r\nExpect: 100-continue\r\nContent-Length: "
                     + body.length + "\r\n\r\n"));
             client.getOutputStream().flush();
-            Response interim = Response.read(client.getInputStream());
+            RawResponse interim = RawResponse.read(client.getInputStream());
             assertThat(interim.status()).isEqualTo(100);
 
             client.getOutputStream().write(body);
             client.getOutputStream().flush();
-            Response answer = Response.read(client.getInputStream());
+            RawResponse answer = RawResponse.read(client.getInputStream());
             assertThat(answer.status()).as(answer.body()).isEqualTo(200);
             assertThat(new JsonObject(answer.body()).getString("sha256")).isEqualTo(sha256(body));
         }
@@ -211,7 +208,7 @@ class UploadTapTest {
             client.getOutputStream().write(body);
             client.getOutputStream().flush();
 
-            Response answer = Response.read(client.getInputStream());
+            RawResponse answer = RawResponse.read(client.getInputStream());
             assertThat(answer.head()).startsWith("HTTP/1.0 200");
             assertThat(new JsonObject(answer.body()).getString("sha256")).isEqualTo(sha256(body));
             assertThat(client.getInputStream().read()).isEqualTo(-1);
@@ -243,7 +240,7 @@ class UploadTapTest {
                 write(client, body);
             });
 
-            Response answer = Response.read(client.getInputStream());
+            RawResponse answer = RawResponse.read(client.getInputStream());
             assertThat(answer.status()).isEqualTo(502);
             assertThat(new JsonObject(answer.body()).getString("error")).contains("did not answer POST /fail", "not retried");
             sending.get(30, TimeUnit.SECONDS);
@@ -251,7 +248,7 @@ class UploadTapTest {
             byte[] next = random(MIB, 62);
             write(client, ascii("POST /sink HTTP/1.1\r\nHost: comfy\r\nContent-Length: " + next.length + "\r\n\r\n"));
             write(client, next);
-            Response after = Response.read(client.getInputStream());
+            RawResponse after = RawResponse.read(client.getInputStream());
             assertThat(after.status()).as(after.body()).isEqualTo(200);
             assertThat(new JsonObject(after.body()).getString("sha256")).isEqualTo(sha256(next));
         }
@@ -284,7 +281,7 @@ class UploadTapTest {
                 write(client, ascii("POST /refused HTTP/1.1\r\nHost: comfy\r\nContent-Length: " + refused.length + "\r\n\r\n"));
                 write(client, refused);
             });
-            Response answer = Response.read(client.getInputStream());
+            RawResponse answer = RawResponse.read(client.getInputStream());
             assertThat(answer.status()).isEqualTo(503);
             assertThat(answer.body()).isEqualTo("{\"state\":\"STOPPED\"}");
             sending.get(30, TimeUnit.SECONDS);
@@ -292,7 +289,7 @@ class UploadTapTest {
             byte[] admitted = random(3 * MIB, 72);
             write(client, ascii("POST /sink HTTP/1.1\r\nHost: comfy\r\nContent-Length: " + admitted.length + "\r\n\r\n"));
             write(client, admitted);
-            Response after = Response.read(client.getInputStream());
+            RawResponse after = RawResponse.read(client.getInputStream());
             assertThat(after.status()).as(after.body()).isEqualTo(200);
             assertThat(new JsonObject(after.body()).getString("sha256")).isEqualTo(sha256(admitted));
         }
@@ -370,28 +367,5 @@ class UploadTapTest {
 
     private static String sha256(byte[] bytes) {
         return HexFormat.of().formatHex(sha256().digest(bytes));
-    }
-
-    /** One response read off a raw connection: its head, and its body by its Content-Length. */
-    private record Response(String head, String body) {
-        private static final Pattern STATUS = Pattern.compile("^HTTP/1\\.[01] (\\d{3})");
-        private static final Pattern LENGTH = Pattern.compile("(?i)\r\ncontent-length: *(\\d+)");
-
-        static Response read(InputStream in) throws IOException {
-            DataInputStream data = new DataInputStream(in);
-            StringBuilder head = new StringBuilder();
-            while (!head.toString().endsWith("\r\n\r\n")) {
-                head.append((char) data.readUnsignedByte());
-            }
-            Matcher length = LENGTH.matcher(head);
-            int size = length.find() ? Integer.parseInt(length.group(1)) : 0;
-            return new Response(head.toString(), new String(data.readNBytes(size), StandardCharsets.UTF_8));
-        }
-
-        int status() {
-            Matcher status = STATUS.matcher(head);
-            assertThat(status.find()).as(head).isTrue();
-            return Integer.parseInt(status.group(1));
-        }
     }
 }
