@@ -67,10 +67,10 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
     private static final Logger log = LoggerFactory.getLogger(ReverseProxy.class);
     /** Bodies are relayed in pieces of this size, both ways: Vert.x's default of 8 KiB halves bulk throughput. */
     public static final int CHUNK_SIZE = 64 * 1024;
-    /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+    /** Credential headers ComfyUI trusts from a loopback peer; every client of a local proxy looks local. */
     private static final String[] LOOPBACK_TRUSTED = {"x-comfy-client-id", "x-comfy-credential-key"};
     /** The largest prompt (or interrupt) body read to choose its backend: a workflow is kilobytes, rarely megabytes. */
     public static final int MAX_ROUTED_BODY = 16 * 1024 * 1024;
@@ -119,8 +119,8 @@ public final class ReverseProxy implements Handler<HttpServerRequest>, AutoClose
             if (connection instanceof Http1xServerConnection http1) {
                 ChannelHandlerContext vertx = http1.channelHandlerContext();
                 // Vert.x gives its connections unpooled heap buffers for all but socket reads: every response head the
-                // codec encodes would be a fresh array, copied again to reach the socket. The backends' connections
-                // use Netty's pooled direct buffers; so do the clients' now.
+                // codec encodes would be a fresh array, copied again to reach the socket. Like the backends'
+                // connections, they take Netty's pooled direct buffers instead.
                 vertx.channel().config().setAllocator(ByteBufAllocator.DEFAULT);
                 UploadTap.install(vertx);
                 vertx.pipeline().addBefore(UploadTap.NAME, "directLane", new DirectLane(this, forwardedUnchecked));
