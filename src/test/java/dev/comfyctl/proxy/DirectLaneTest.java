@@ -1,6 +1,7 @@
 package dev.comfyctl.proxy;
 
 import dev.comfyctl.testing.Http;
+import dev.comfyctl.testing.Ports;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -16,7 +17,6 @@ import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -234,10 +234,7 @@ class DirectLaneTest {
 
     @Test
     void aBackendThatIsDownIsAnswered502AndTheConnectionServesTheNextRequest() throws Exception {
-        int closedPort;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            closedPort = socket.getLocalPort();
-        }
+        int closedPort = Ports.free();
         start(closedPort, ProxyPolicy.ALWAYS_OPEN);
 
         try (Socket client = connect()) {
