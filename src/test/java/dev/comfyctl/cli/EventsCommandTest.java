@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.Map;
 
@@ -27,6 +28,7 @@ class EventsCommandTest {
     Path temp;
 
     private Path home;
+    private static final DateTimeFormatter SHOWN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
     private Comfyctl comfyctl;
     private Instant now;
 
@@ -45,8 +47,9 @@ class EventsCommandTest {
         return "{\"at\":\"" + at + "\",\"type\":\"" + type + "\",\"instance\":\"comfyui\",\"message\":\"" + message + "\"}\n";
     }
 
+    /** As the command prints it, seconds always: LocalDateTime.toString() drops them when they are 0. */
     private static String shown(Instant at) {
-        return at.atOffset(ZoneOffset.UTC).toLocalDateTime().toString().replace('T', ' ');
+        return SHOWN.format(at.atOffset(ZoneOffset.UTC));
     }
 
     @Test
