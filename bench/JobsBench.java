@@ -63,6 +63,8 @@ public class JobsBench {
     /** A POST /jobs unanswered this long fails the run, rather than leaving it waiting. */
     static final long SUBMIT_TIMEOUT_MILLIS = 30_000;
     static final int IN_FLIGHT = 8;
+    static final int WARM_UP_ROUNDS = 15;
+    static final double SETTLED = 0.05;
     static final String PROMPT = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":8,\"height\":8,\"batch_size\":1,\"color\":0}},"
             + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";
 
@@ -125,17 +127,38 @@ public class JobsBench {
 
     /**
      * One figure: the fakes of {@code daemons} driven directly by {@code clients}, then the same number of jobs through
-     * the queue; each first as many untimed. Closes the daemons.
+     * the queue; each once the JIT has settled on it. Closes the daemons.
      */
     static void measure(String label, List<Daemon> daemons, int clients, int jobs, int goal, List<String> rows,
                         List<String> splits) throws Exception {
-        direct(ports(daemons), jobs, clients);
+        warmUp(label + ", direct", () -> direct(ports(daemons), jobs, clients));
         Measured direct = direct(ports(daemons), jobs, clients);
-        throughQueue(daemons, jobs);
+        warmUp(label + ", queue", () -> throughQueue(daemons, jobs));
         Measured queued = throughQueue(daemons, jobs);
         daemons.forEach(Daemon::close);
         splits.add(split(label, queued, direct));
         rows.add(row(label, queued, direct, goal));
+    }
+
+    /**
+     * Runs {@code round} untimed until this JVM's JIT has settled on it: a round in which the compilers ran for less
+     * than {@link #SETTLED} of its wall time, or {@link #WARM_UP_ROUNDS} rounds. C2 compiles a method after thousands
+     * of calls, so one called once a job is compiled only after 5,000 to 15,000 jobs (more while the compile queue is
+     * long): with one round of warm-up, C2 still took 0.5 to 1 ms of CPU a job in the timed round, a quarter of it.
+     * A daemon serving jobs for hours pays that once.
+     */
+    static void warmUp(String label, java.util.concurrent.Callable<Measured> round) throws Exception {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        for (int rounds = 1; rounds <= WARM_UP_ROUNDS; rounds++) {
+            long compiledMillis = jit.getTotalCompilationTime();
+            long start = System.nanoTime();
+            round.call();
+            double share = (jit.getTotalCompilationTime() - compiledMillis) / ((System.nanoTime() - start) / 1e6);
+            if (share < SETTLED || rounds == WARM_UP_ROUNDS) {
+                System.err.printf("%s: warmed up in %d round(s), the JIT compiling %.0f%% of the last%n", label, rounds, 100 * share);
+                return;
+            }
+        }
     }
 
     static void run(String[] args) throws Exception {
@@ -147,9 +170,8 @@ public class JobsBench {
         redisPid = Long.parseLong(args[5]);
         List<String> rows = new ArrayList<>();
         List<String> splits = new ArrayList<>();
-        // Each figure and its baseline first runs as many untimed, so that both are measured with their code compiled
-        // (the JIT): cold, the first thousands of prompts run at half speed on either side, and C2 compiling meanwhile
-        // is counted as CPU time per job.
+        // Each figure and its baseline is measured once the JIT has compiled their code (see warmUp): cold, the first
+        // thousands of prompts run at half speed on either side, and C2 compiling meanwhile is counted as CPU time per job.
 
         // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
         measure("embedded (SQLite), 1 instance, 2 slots", daemons(1, 1, "", "embedded"), 2, jobs, 500, rows, splits);

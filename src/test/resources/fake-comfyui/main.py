@@ -112,6 +112,8 @@ def load_behaviour():
     startup_delay_seconds, exit_at_startup, crash_after_seconds, crash_exit_code (default 1),
     hang_after_seconds, ignore_sigterm, spawn_child, prompt_seconds (default 0.2),
     ws_echo (send every WebSocket data message back to its sender, for round-trip benchmarks),
+    cache_nodes (reuse a node's result when it and its inputs are as in the last prompt that ran it, and list it in
+    execution_cached with no executed message, as ComfyUI did before 2024; its output is in the history only),
     devices ([{name, vram_total, vram_free, ...}], bytes; filtered by CUDA_VISIBLE_DEVICES like torch).
     """
     path = os.path.join(INSTALL_DIR, "fake.json")
@@ -445,6 +447,14 @@ def validate_prompt(settings, prompt):
     return True, None, good, node_errors
 
 
+def signature(prompt, node_id):
+    """A node's class and inputs, with each linked input replaced by its node's signature: equal when a rerun would give the same."""
+    node = prompt[node_id]
+    inputs = {name: [signature(prompt, str(value[0])), value[1]] if isinstance(value, list) and len(value) == 2 else value
+              for name, value in node.get("inputs", {}).items()}
+    return json.dumps([node["class_type"], inputs], sort_keys=True)
+
+
 def execution_order(prompt, outputs):
     """Dependencies first, each node once, only nodes the outputs need."""
     order = []
@@ -705,6 +715,8 @@ class Executor(threading.Thread):
         self.settings = settings
         self.queue = queue
         self.sockets = sockets
+        # node id -> (signature, result, ui) of the last run, for cache_nodes
+        self.cache = {}
 
     def run(self):
         while True:
@@ -727,14 +739,21 @@ class Executor(threading.Thread):
             send(kind, data)
 
         add_message("execution_start", {"prompt_id": prompt_id, "timestamp": now_ms()})
-        add_message("execution_cached", {"nodes": [], "prompt_id": prompt_id, "timestamp": now_ms()})
         order = execution_order(prompt, outputs)
+        signatures = {node_id: signature(prompt, node_id) for node_id in order}
+        cached = [node_id for node_id in order if self.settings.behaviour.get("cache_nodes")
+                  and self.cache.get(node_id, (None,))[0] == signatures[node_id]]
+        add_message("execution_cached", {"nodes": cached, "prompt_id": prompt_id, "timestamp": now_ms()})
         step_seconds = float(self.settings.behaviour["prompt_seconds"]) / (len(order) * self.STEPS)
         values, ui_outputs, executed = {}, {}, []
+        for node_id in cached:
+            _, values[node_id], ui = self.cache[node_id]
+            if ui is not None:
+                ui_outputs[node_id] = ui
         status_str = "success"
         current = None
         try:
-            for node_id in order:
+            for node_id in (n for n in order if n not in cached):
                 current = node_id
                 self.queue.set_running_node(node_id)
                 send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id})
@@ -754,6 +773,7 @@ class Executor(threading.Thread):
                         kwargs[name] = int(kwargs[name])
                 result, ui = NODES[node["class_type"]]["run"](self.settings, **kwargs)
                 values[node_id] = result
+                self.cache[node_id] = (signatures[node_id], result, ui)
                 executed.append(node_id)
                 if ui is not None:
                     ui_outputs[node_id] = ui

@@ -3,6 +3,7 @@ package dev.comfyctl.jobs;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.comfyctl.comfy.ComfyApiException;
 import dev.comfyctl.comfy.PromptRejectedException;
 import org.slf4j.Logger;
@@ -55,6 +56,9 @@ final class JobRun implements Runnable {
     /** The prompt's last events and the progress they reached, kept to go with the outcome in one write. */
     private List<JobEvent> lastEvents = List.of();
     private double finalProgress;
+    /** The outputs ComfyUI reported node by node ({@code executed}), and whether it took any node from its cache. */
+    private final ObjectNode executedOutputs = JSON.createObjectNode();
+    private boolean anyCached;
 
     JobRun(Lease lease, JobTarget target, JobStore store, JobOutputs outputs, HttpClient http, Duration timeout) {
         this.lease = lease;
@@ -144,7 +148,7 @@ final class JobRun implements Runnable {
             }
         }
         try {
-            return store(files, history());
+            return store(files, outputs());
         } catch (Exception e) {
             flushLast();
             throw e;
@@ -194,7 +198,10 @@ final class JobRun implements Runnable {
             // The running node's share of its steps, while it reports them.
             double stepsDone = 0;
             switch (type) {
-                case "execution_cached" -> data.path("nodes").forEach(node -> done.add(node.asText()));
+                case "execution_cached" -> data.path("nodes").forEach(node -> {
+                    done.add(node.asText());
+                    anyCached = true;
+                });
                 case "executing" -> {
                     if (running != null) {
                         done.add(running);
@@ -209,6 +216,11 @@ final class JobRun implements Runnable {
                         continue;
                     }
                     lastProgress = Instant.now();
+                }
+                case "executed" -> {
+                    if (data.path("output").isObject()) {
+                        executedOutputs.set(data.path("node").asText(), data.path("output"));
+                    }
                 }
                 default -> {
                 }
@@ -264,12 +276,22 @@ final class JobRun implements Runnable {
         }
     }
 
-    /** The prompt's history entry; asked again briefly if ComfyUI has not written it yet. */
+    /**
+     * The prompt's outputs by node. When ComfyUI ran every node, they are what its {@code executed} messages said,
+     * which is also what its history holds. A node taken from its cache sent no {@code executed} (ComfyUI before
+     * 2024) or sent its earlier output again (since): its outputs are in the history only, so then the history
+     * answers.
+     */
+    private JsonNode outputs() throws InterruptedException, ComfyUnreachableException {
+        return anyCached ? history() : executedOutputs;
+    }
+
+    /** The outputs of the prompt's history entry; asked again briefly if ComfyUI has not written it yet. */
     private JsonNode history() throws InterruptedException, ComfyUnreachableException {
         for (int tries = 0; tries < HISTORY_TRIES; tries++) {
             JsonNode entry = target.client().history(promptId);
             if (entry.has("outputs")) {
-                return entry;
+                return entry.path("outputs");
             }
             Thread.sleep(POLL.toMillis());
         }
@@ -292,9 +314,9 @@ final class JobRun implements Runnable {
         }
     }
 
-    private List<JobOutput> store(ComfyFiles files, JsonNode history) throws ComfyUnreachableException, IOException {
+    private List<JobOutput> store(ComfyFiles files, JsonNode outputsByNode) throws ComfyUnreachableException, IOException {
         List<JobOutput> stored = new ArrayList<>();
-        Iterator<Map.Entry<String, JsonNode>> nodes = history.path("outputs").fields();
+        Iterator<Map.Entry<String, JsonNode>> nodes = outputsByNode.fields();
         while (nodes.hasNext()) {
             Map.Entry<String, JsonNode> node = nodes.next();
             for (JsonNode list : node.getValue()) {

@@ -112,6 +112,24 @@ abstract class JobQueueBehaviour {
     }
 
     @Test
+    void aJobWhoseNodesComfyUiTookFromItsCacheKeepsTheOutputsItsHistoryHolds() throws Exception {
+        // Nodes taken from ComfyUI's cache send no "executed" message: their outputs are only in the history.
+        startDaemon(Map.of("prompt_seconds", 0.2, "cache_nodes", true), true);
+        String body = "{\"prompt\": " + JobApi.workflow(0x00FF00, "green") + "}";
+
+        JsonNode first = api.awaitState(api.post(body).body().path("id").asText(), "succeeded", LONG);
+        JsonNode again = api.awaitState(api.post(body).body().path("id").asText(), "succeeded", LONG);
+
+        assertThat(first.path("outputs")).hasSize(1);
+        assertThat(again.path("outputs")).hasSize(1);
+        JsonNode output = again.path("outputs").get(0);
+        assertThat(output.path("filename").asText()).isEqualTo(first.path("outputs").get(0).path("filename").asText());
+        byte[] comfyFile = Files.readAllBytes(fake.dir().resolve("output").resolve(output.path("filename").asText()));
+        assertThat(api.bytes("/jobs/" + again.path("id").asText() + "/outputs/" + output.path("filename").asText())).isEqualTo(comfyFile);
+        assertThat(output.path("sha256").asText()).isEqualTo(sha256(comfyFile));
+    }
+
+    @Test
     void eventsStreamProgressAndComfyUiNodeEventsUntilTheJobEnds() throws Exception {
         startDaemon(Map.of("prompt_seconds", 4), true);
         String id = api.submit(JobApi.workflow(0, "events"));

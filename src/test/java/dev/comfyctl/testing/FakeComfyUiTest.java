@@ -249,6 +249,31 @@ class FakeComfyUiTest {
     }
 
     @Test
+    void withCacheNodesARepeatedPromptTakesItsNodesFromTheCacheAndKeepsTheirOutputsInTheHistoryOnly() throws Exception {
+        fake.behave(Map.of("cache_nodes", true));
+        running = fake.launch(port);
+        try (WsRecorder ws = WsRecorder.connect(Http.CLIENT, Http.ws(uri("ws?clientId=tester")))) {
+            await().atMost(LONG).until(() -> !ws.messages().isEmpty());
+            String body = "{\"prompt\": " + EMPTY_IMAGE_WORKFLOW + ", \"client_id\": \"tester\"}";
+            String first = json(Http.postJson(uri("prompt"), body)).get("prompt_id").asText();
+            await().atMost(LONG).until(() -> json(Http.get(uri("history/" + first))).has(first));
+            String again = json(Http.postJson(uri("prompt"), body)).get("prompt_id").asText();
+            await().atMost(LONG).until(() -> json(Http.get(uri("history/" + again))).has(again));
+
+            List<JsonNode> messages = ws.messages().stream().filter(m -> again.equals(m.at("/data/prompt_id").asText())).toList();
+            JsonNode cached = messages.stream().filter(m -> m.get("type").asText().equals("execution_cached")).findFirst().orElseThrow();
+            assertThat(cached.at("/data/nodes")).extracting(JsonNode::asText).containsExactly("1", "2");
+            assertThat(messages).extracting(m -> m.get("type").asText()).doesNotContain("executed", "progress");
+            assertThat(messages).filteredOn(m -> m.get("type").asText().equals("executing"))
+                    .allMatch(m -> m.at("/data/node").isNull());
+        }
+        JsonNode history = json(Http.get(uri("history")));
+        assertThat(history).hasSize(2);
+        history.forEach(entry -> assertThat(entry.at("/outputs/2/images/0/filename").asText()).isEqualTo("comfyctl_00001_.png"));
+        assertThat(fake.dir().resolve("output/comfyctl_00002_.png")).doesNotExist();
+    }
+
+    @Test
     void viewServesTheProducedPngAndRefusesTraversal() throws Exception {
         running = fake.launch(port);
         String promptId = json(Http.postJson(uri("prompt"), "{\"prompt\": " + EMPTY_IMAGE_WORKFLOW + "}"))
