@@ -99,8 +99,13 @@ public class JobsBench {
     }
 
     static long cpuNanos(long pid) {
+        return cpuNanos(Path.of("/proc", Long.toString(pid), "stat"));
+    }
+
+    /** The CPU time a /proc stat file (of a process or a thread) gives. */
+    static long cpuNanos(Path statFile) {
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String stat = Files.readString(statFile);
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
             // utime and stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
             return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10_000_000L;
@@ -143,24 +148,42 @@ public class JobsBench {
     }
 
     /**
-     * Runs {@code round} untimed until this JVM's JIT has settled on it: a round in which the compilers ran for less
-     * than {@link #SETTLED} of its wall time, or {@link #WARM_UP_ROUNDS} rounds. C2 compiles a method after thousands
+     * Runs {@code round} untimed until the JIT has settled on it, in this JVM and in the fakes: a round in which their
+     * compilers ran for less than {@link #SETTLED} of its wall time, or {@link #WARM_UP_ROUNDS} rounds. C2 compiles a method after thousands
      * of calls, so one called once a job is compiled only after 5,000 to 15,000 jobs (more while the compile queue is
      * long): with one round of warm-up, C2 still took 0.5 to 1 ms of CPU a job in the timed round, a quarter of it.
      * A daemon serving jobs for hours pays that once.
      */
     static void warmUp(String label, java.util.concurrent.Callable<Measured> round) throws Exception {
-        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
         for (int rounds = 1; rounds <= WARM_UP_ROUNDS; rounds++) {
-            long compiledMillis = jit.getTotalCompilationTime();
+            long compiling = compilingNanos();
             long start = System.nanoTime();
             round.call();
-            double share = (jit.getTotalCompilationTime() - compiledMillis) / ((System.nanoTime() - start) / 1e6);
+            double share = (double) (compilingNanos() - compiling) / (System.nanoTime() - start);
             if (share < SETTLED || rounds == WARM_UP_ROUNDS) {
                 System.err.printf("%s: warmed up in %d round(s), the JIT compiling %.0f%% of the last%n", label, rounds, 100 * share);
                 return;
             }
         }
+    }
+
+    /** CPU time of the JIT's compiler threads so far, in this JVM and in the fakes (its child processes), in nanoseconds. */
+    static long compilingNanos() {
+        long nanos = 0;
+        List<Long> pids = new ArrayList<>(List.of(ProcessHandle.current().pid()));
+        ProcessHandle.current().descendants().forEach(process -> pids.add(process.pid()));
+        for (long pid : pids) {
+            try (java.util.stream.Stream<Path> threads = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+                for (Path thread : threads.toList()) {
+                    if (Files.readString(thread.resolve("comm")).matches("C[12] CompilerThre.*\\s*")) {
+                        nanos += cpuNanos(thread.resolve("stat"));
+                    }
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                // A process or thread that ended meanwhile: its compiling is over.
+            }
+        }
+        return nanos;
     }
 
     static void run(String[] args) throws Exception {
@@ -234,10 +257,9 @@ public class JobsBench {
 
     /**
      * Free ports are chosen once per home, so a config read again names the same daemon. Several fakes sharing the
-     * cores run C1 only (-XX:TieredStopAtLevel=1): four fake JVMs each compiling with C2 during a figure spent more
-     * CPU than their prompts did (1.65 ms per job in all, 0.67 ms with C1 only), on the cores the daemon needs. A
-     * fake alone keeps C2: with 2 prompts in flight its latency, not its CPU, bounds the rate (C1 only: 20% fewer
-     * jobs/s embedded).
+     * cores run C1 only (-XX:TieredStopAtLevel=1): in one run, four fake JVMs compiling with C2 had not settled after 15 rounds of
+     * warm-up (their compilers still took 60% of a core), on the cores the daemon needs. A fake alone keeps C2: with
+     * 2 prompts in flight its latency, not its CPU, bounds the rate (C1 only: 20% fewer jobs/s embedded).
      */
     static synchronized Map<String, String> environment(Path home, String queueUrl, Path install, int fakes) {
         return ENVIRONMENTS.computeIfAbsent(home, h -> {
@@ -309,8 +331,14 @@ public class JobsBench {
                             }
                         }).get(10, TimeUnit.SECONDS);
                 // ComfyUI registers the socket after the handshake: wait for its greeting before submitting.
-                while (!messages.take().path("data").path("sid").asText().equals(clientId)) {
-                    continue;
+                while (true) {
+                    JsonNode greeting = messages.poll(30, TimeUnit.SECONDS);
+                    if (greeting == null) {
+                        throw new IllegalStateException("the fake on port " + port + " sent no greeting in 30 s");
+                    }
+                    if (greeting.path("data").path("sid").asText().equals(clientId)) {
+                        break;
+                    }
                 }
                 while (left.getAndDecrement() > 0) {
                     String answer = post("http://127.0.0.1:" + port + "/prompt", "{\"prompt\":" + PROMPT + ",\"client_id\":\"" + clientId + "\"}");

@@ -10,7 +10,7 @@ if [ -d /usr/lib/jvm/temurin-25-jdk-amd64 ] && [ -z "${JAVA_HOME:-}" ]; then
 fi
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 command -v redis-server >/dev/null || { echo "jobs-store.sh: needs redis-server (apt-get install redis-server)" >&2; exit 2; }
-(cd "$root" && mvn -B -q -DskipTests package) >&2
+(cd "$root" && mvn -B -q -o -DskipTests package) >&2
 work="$(mktemp -d)"
 redis_pid=""
 trap '[ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null; rm -rf "$work"' EXIT
