@@ -47,7 +47,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * each), per-job dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt,
  * history, /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
  * killed at random (kill -9), counting jobs lost and results kept twice.
- * Run by bench/jobs.sh: java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS REDIS_PID
+ * Run by bench/jobs.sh, one JVM per figure, as a daemon runs one backend (in one JVM, the Redis figures ran with
+ * code the JIT had compiled while the embedded figure ran):
+ * java -cp target/comfyctl.jar bench/JobsBench.java DIR FAKE_CLASSES REDIS_URL JOBS SOAK_JOBS REDIS_PID embedded|workers|fleet|soak
  */
 public class JobsBench {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -65,6 +67,8 @@ public class JobsBench {
     static final int IN_FLIGHT = 8;
     /** Requests of the direct baseline sent again (see send). */
     static final AtomicInteger RESENT = new AtomicInteger();
+    /** Sockets of the direct baseline opened again (see greetedSocket). */
+    static final AtomicInteger REOPENED = new AtomicInteger();
     static final int WARM_UP_ROUNDS = 15;
     static final double SETTLED = 0.05;
     static final String PROMPT = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":8,\"height\":8,\"batch_size\":1,\"color\":0}},"
@@ -149,10 +153,10 @@ public class JobsBench {
 
     /**
      * Runs {@code round} untimed until the JIT has settled on it, in this JVM and in the fakes: a round in which their
-     * compilers ran for less than {@link #SETTLED} of its wall time, or {@link #WARM_UP_ROUNDS} rounds. C2 compiles a method after thousands
-     * of calls, so one called once a job is compiled only after 5,000 to 15,000 jobs (more while the compile queue is
-     * long): with one round of warm-up, C2 still took 0.5 to 1 ms of CPU a job in the timed round, a quarter of it.
-     * A daemon serving jobs for hours pays that once.
+     * compilers ran for less than {@link #SETTLED} of its wall time, or {@link #WARM_UP_ROUNDS} rounds. C2 compiles a
+     * method after thousands of calls, so one called once a job is compiled only after 5,000 to 15,000 jobs (more
+     * while the compile queue is long): with one round of warm-up, C2 still took 0.5 to 1 ms of CPU a job in the
+     * timed round, a quarter of it. A daemon serving jobs for hours pays that once.
      */
     static void warmUp(String label, java.util.concurrent.Callable<Measured> round) throws Exception {
         for (int rounds = 1; rounds <= WARM_UP_ROUNDS; rounds++) {
@@ -193,17 +197,27 @@ public class JobsBench {
         int jobs = Integer.parseInt(args[3]);
         int soakJobs = Integer.parseInt(args[4]);
         redisPid = Long.parseLong(args[5]);
+        String figure = args[6];
+        if (figure.equals("soak")) {
+            soak(soakJobs);
+            return;
+        }
         List<String> rows = new ArrayList<>();
         List<String> splits = new ArrayList<>();
         // Each figure and its baseline is measured once the JIT has compiled their code (see warmUp): cold, the first
         // thousands of prompts run at half speed on either side, and C2 compiling meanwhile is counted as CPU time per job.
-
-        // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
-        measure("embedded (SQLite), 1 instance, 2 slots", daemons(1, 1, "", "embedded"), 2, jobs, 500, rows, splits);
-        // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
-        measure("Redis, 1 daemon, 4 workers, 2 slots each", daemons(1, 4, redis.toString(), "workers"), 8, jobs, 1000, rows, splits);
-        // Redis, four daemons sharing one queue, one instance each.
-        measure("Redis, 4 daemons, 1 worker each, 2 slots", daemons(4, 1, redis.toString(), "fleet"), 8, jobs, 1000, rows, splits);
+        switch (figure) {
+            // Embedded: one daemon, one instance, SQLite, JOBS_PER_INSTANCE=2 (the default).
+            case "embedded" -> measure("embedded (SQLite), 1 instance, 2 slots", daemons(1, 1, "", "embedded"), 2, jobs, 500,
+                    rows, splits);
+            // Redis, 4 workers: one daemon, WORKERS=comfyui:4 on 4 mock GPUs, each instance a consumer of the group.
+            case "workers" -> measure("Redis, 1 daemon, 4 workers, 2 slots each", daemons(1, 4, redis.toString(), "workers"), 8,
+                    jobs, 1000, rows, splits);
+            // Redis, four daemons sharing one queue, one instance each.
+            case "fleet" -> measure("Redis, 4 daemons, 1 worker each, 2 slots", daemons(4, 1, redis.toString(), "fleet"), 8, jobs,
+                    1000, rows, splits);
+            default -> throw new IllegalArgumentException("no figure named " + figure + ": embedded, workers, fleet or soak");
+        }
 
         System.out.printf("%-42s %7s  %-22s %6s  %12s  %-19s  %s%n", "figure", "jobs/s", "baseline: fakes direct", "ratio",
                 "overhead/job", "CPU/job queue|direct", "goal");
@@ -216,8 +230,8 @@ public class JobsBench {
         if (RESENT.get() > 0) {
             System.out.println("Requests of the direct baseline sent again after the JDK client's pool race: " + RESENT.get());
         }
-        if (soakJobs > 0) {
-            soak(soakJobs);
+        if (REOPENED.get() > 0) {
+            System.out.println("Sockets of the direct baseline opened again for want of a greeting: " + REOPENED.get());
         }
     }
 
@@ -257,9 +271,10 @@ public class JobsBench {
 
     /**
      * Free ports are chosen once per home, so a config read again names the same daemon. Several fakes sharing the
-     * cores run C1 only (-XX:TieredStopAtLevel=1): in one run, four fake JVMs compiling with C2 had not settled after 15 rounds of
-     * warm-up (their compilers still took 60% of a core), on the cores the daemon needs. A fake alone keeps C2: with
-     * 2 prompts in flight its latency, not its CPU, bounds the rate (C1 only: 20% fewer jobs/s embedded).
+     * cores run C1 only (-XX:TieredStopAtLevel=1): in one run, four fake JVMs compiling with C2 had not settled after
+     * 15 rounds of warm-up (their compilers still took 60% of a core), on the cores the daemon needs. A fake alone
+     * keeps C2: with 2 prompts in flight its latency, not its CPU, bounds the rate (C1 only: 20% fewer jobs/s
+     * embedded).
      */
     static synchronized Map<String, String> environment(Path home, String queueUrl, Path install, int fakes) {
         return ENVIRONMENTS.computeIfAbsent(home, h -> {
@@ -311,35 +326,7 @@ public class JobsBench {
             done.add(clients.submit(() -> {
                 String clientId = "direct-" + java.util.UUID.randomUUID();
                 BlockingQueue<JsonNode> messages = new LinkedBlockingQueue<>();
-                WebSocket socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws?clientId=" + clientId),
-                        new WebSocket.Listener() {
-                            final StringBuilder text = new StringBuilder();
-
-                            @Override
-                            public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
-                                text.append(data);
-                                if (last) {
-                                    try {
-                                        messages.add(JSON.readTree(text.toString()));
-                                    } catch (Exception e) {
-                                        throw new IllegalStateException(e);
-                                    }
-                                    text.setLength(0);
-                                }
-                                ws.request(1);
-                                return null;
-                            }
-                        }).get(10, TimeUnit.SECONDS);
-                // ComfyUI registers the socket after the handshake: wait for its greeting before submitting.
-                while (true) {
-                    JsonNode greeting = messages.poll(30, TimeUnit.SECONDS);
-                    if (greeting == null) {
-                        throw new IllegalStateException("the fake on port " + port + " sent no greeting in 30 s");
-                    }
-                    if (greeting.path("data").path("sid").asText().equals(clientId)) {
-                        break;
-                    }
-                }
+                WebSocket socket = greetedSocket(port, clientId, messages);
                 while (left.getAndDecrement() > 0) {
                     String answer = post("http://127.0.0.1:" + port + "/prompt", "{\"prompt\":" + PROMPT + ",\"client_id\":\"" + clientId + "\"}");
                     String promptId = JSON.readTree(answer).path("prompt_id").asText();
@@ -408,6 +395,49 @@ public class JobsBench {
             throw new IllegalStateException(succeeded + " of " + jobs + " jobs succeeded");
         }
         return measured;
+    }
+
+    /**
+     * A WebSocket to the fake on {@code port} as {@code clientId}, once its greeting came (ComfyUI registers a socket
+     * after the handshake: a prompt submitted before would send its messages nowhere). Opened again when the greeting
+     * does not come within 5 s, which happened to about one socket in a thousand; counted in {@link #REOPENED}.
+     */
+    static WebSocket greetedSocket(int port, String clientId, BlockingQueue<JsonNode> messages) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            WebSocket socket = HTTP.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws?clientId=" + clientId),
+                    new WebSocket.Listener() {
+                        final StringBuilder text = new StringBuilder();
+
+                        @Override
+                        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+                            text.append(data);
+                            if (last) {
+                                try {
+                                    messages.add(JSON.readTree(text.toString()));
+                                } catch (Exception e) {
+                                    throw new IllegalStateException(e);
+                                }
+                                text.setLength(0);
+                            }
+                            ws.request(1);
+                            return null;
+                        }
+                    }).get(10, TimeUnit.SECONDS);
+            while (true) {
+                JsonNode greeting = messages.poll(5, TimeUnit.SECONDS);
+                if (greeting != null && greeting.path("data").path("sid").asText().equals(clientId)) {
+                    return socket;
+                }
+                if (greeting == null) {
+                    socket.abort();
+                    if (attempt == 3) {
+                        throw new IllegalStateException("the fake on port " + port + " sent no greeting to 3 sockets in a row");
+                    }
+                    REOPENED.incrementAndGet();
+                    break;
+                }
+            }
+        }
     }
 
     /** POST /jobs while jobs are left, one after the other; {@code done} completes when none is, or one failed. */

@@ -26,5 +26,10 @@ until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
 "${JAVA_HOME:+$JAVA_HOME/bin/}javac" -nowarn -cp "$root/target/comfyctl.jar" -d "$work/fake-classes" "$root/bench/FastComfy.java"
 echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores" >&2
-COMFYCTL_LOG_LEVEL=WARN "$java" -cp "$root/target/comfyctl.jar" "$root/bench/JobsBench.java" "$work" \
-  "$work/fake-classes" "redis://127.0.0.1:$port/0" "$jobs" "$soak" "$redis_pid"
+# One JVM per figure: each daemon's JIT profile is of its own backend only, as in a real daemon.
+figures="embedded workers fleet"
+[ "$soak" -gt 0 ] && figures="$figures soak"
+for figure in $figures; do
+  COMFYCTL_LOG_LEVEL=WARN "$java" -cp "$root/target/comfyctl.jar" "$root/bench/JobsBench.java" "$work" \
+    "$work/fake-classes" "redis://127.0.0.1:$port/0" "$jobs" "$soak" "$redis_pid" "$figure"
+done
