@@ -384,6 +384,12 @@ public record Config(Map<Setting, Value> values) {
         return Duration.ofSeconds((Integer) get(Setting.JOB_VISIBILITY_SECONDS));
     }
 
+    /** How long finished jobs are kept; empty when for ever. */
+    public Optional<Duration> jobRetention() {
+        int hours = (Integer) get(Setting.JOB_RETENTION_HOURS);
+        return hours == 0 ? Optional.empty() : Optional.of(Duration.ofHours(hours));
+    }
+
     @SuppressWarnings("unchecked")
     public Path jobsOutputDir() {
         return ((Optional<Path>) get(Setting.JOBS_OUTPUT_DIR)).orElse(home().resolve("job-outputs"));

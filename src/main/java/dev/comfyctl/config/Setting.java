@@ -145,7 +145,10 @@ public enum Setting {
     JOB_VISIBILITY_SECONDS(Parsers.intRange(1, 86_400), "30",
             "a running job whose worker stops renewing its lease for this long (a daemon killed, a machine lost) runs again elsewhere"),
     JOBS_OUTPUT_DIR(Parsers::optionalPath, "",
-            "where job outputs are stored (one folder per job); empty = <COMFYCTL_HOME>/job-outputs; a fleet needs a shared directory");
+            "where job outputs are stored (one folder per job); empty = <COMFYCTL_HOME>/job-outputs; a fleet needs a shared directory"),
+    JOB_RETENTION_HOURS(Parsers.intRange(0, 87_600), "0",
+            "finished jobs (succeeded, failed, cancelled) are removed this long after they finished, with their stored"
+                    + " outputs (ComfyUI's own output folder is left alone); 0 = kept for ever");
 
     private final Function<String, Object> parser;
     private final String defaultValue;

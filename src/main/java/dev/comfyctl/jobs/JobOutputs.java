@@ -55,11 +55,19 @@ public final class JobOutputs {
     }
 
     void deleteAttempt(String jobId, int attempt) {
-        Path attemptDir = dir.resolve(safe(jobId)).resolve(Integer.toString(attempt));
-        if (!Files.exists(attemptDir)) {
+        delete(dir.resolve(safe(jobId)).resolve(Integer.toString(attempt)));
+    }
+
+    /** Every output of the job, every attempt's. */
+    void deleteJob(String jobId) {
+        delete(dir.resolve(safe(jobId)));
+    }
+
+    private static void delete(Path folder) {
+        if (!Files.exists(folder)) {
             return;
         }
-        try (Stream<Path> files = Files.walk(attemptDir)) {
+        try (Stream<Path> files = Files.walk(folder)) {
             files.sorted(Comparator.reverseOrder()).forEach(path -> {
                 try {
                     Files.deleteIfExists(path);
@@ -68,7 +76,7 @@ public final class JobOutputs {
                 }
             });
         } catch (IOException | UncheckedIOException e) {
-            throw new UncheckedIOException("cannot delete " + attemptDir, e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
+            throw new UncheckedIOException("cannot delete " + folder, e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
         }
     }
 

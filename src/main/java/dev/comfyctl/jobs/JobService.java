@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.http.HttpClient;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -27,6 +28,9 @@ import java.util.concurrent.Executors;
  */
 public final class JobService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JobService.class);
+    /** How often finished jobs past their retention are removed, and at most how many per store call. */
+    private static final Duration PRUNE_EVERY = Duration.ofMinutes(10);
+    private static final int PRUNE_BATCH = 1_000;
 
     private final JobBackend backend;
     private final JobStore store;
@@ -76,6 +80,8 @@ public final class JobService implements AutoCloseable {
         String machine = machineId(config);
         long every = JobBackend.FLEET_TIME_TO_LIVE.toMillis() / 3;
         service.background.scheduleWithFixedDelay(() -> service.heartbeat(machine, targets.size(), gpus), 0, every, TimeUnit.MILLISECONDS);
+        config.jobRetention().ifPresent(retention -> service.background.scheduleWithFixedDelay(
+                () -> service.prune(Instant.now().minus(retention)), 0, PRUNE_EVERY.toMillis(), TimeUnit.MILLISECONDS));
         return service;
     }
 
@@ -94,6 +100,28 @@ public final class JobService implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("jobs: the fleet heartbeat failed: {}", e.toString());
         }
+    }
+
+    /**
+     * Removes the jobs that finished before {@code cutoff}, with their stored outputs, and answers how many. Every
+     * daemon of a fleet does it: the store hands each finished job to one of them.
+     */
+    int prune(Instant cutoff) {
+        int removed = 0;
+        try {
+            List<String> ids;
+            do {
+                ids = store.prune(cutoff, PRUNE_BATCH);
+                ids.forEach(outputs::deleteJob);
+                removed += ids.size();
+            } while (ids.size() == PRUNE_BATCH);
+        } catch (RuntimeException e) {
+            log.warn("jobs: removing the jobs that finished before {} failed: {}", cutoff, e.toString());
+        }
+        if (removed > 0) {
+            log.info("jobs: removed {} job(s) that finished before {}, with their outputs (JOB_RETENTION_HOURS)", removed, cutoff);
+        }
+        return removed;
     }
 
     public JobStore store() {

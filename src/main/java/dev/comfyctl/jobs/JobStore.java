@@ -1,6 +1,7 @@
 package dev.comfyctl.jobs;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -92,6 +93,13 @@ public interface JobStore extends AutoCloseable {
 
     /** Jobs that ended FAILED (attempts used up, or a final error), with every attempt's error, newest first. */
     List<Job> deadLetters(int limit);
+
+    /**
+     * Removes up to {@code limit} finished jobs (succeeded, failed, cancelled) that finished before
+     * {@code finishedBefore}, oldest first, with their inputs: a fleet's Redis or a daemon's database holds jobs for a
+     * while, not for ever (JOB_RETENTION_HOURS). Their ids, for the caller to remove their stored outputs.
+     */
+    List<String> prune(Instant finishedBefore, int limit);
 
     /**
      * Live events of one job from any worker of the fleet, until the returned handle is closed. Listeners run on a

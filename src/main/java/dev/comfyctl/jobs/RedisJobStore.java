@@ -46,7 +46,8 @@ import java.util.function.Supplier;
  *   <li>{@code job:<id>} a hash per job (spec, state, attempts, lease, errors, outputs), so that any daemon
  *       answers {@link #find}; {@code inputs:<id>} its input files; {@code jobs} and {@code state:<STATE>} sorted
  *       sets of ids by submission order, for {@link #list}; {@code dead} the dead letters, newest first;
- *       {@code leases} the deadlines of running jobs' leases.</li>
+ *       {@code leases} the deadlines of running jobs' leases; {@code finished} finished jobs by when they finished,
+ *       for {@link #prune}.</li>
  *   <li>{@code queue:<priority>} a stream per priority, all read by the group {@code workers}. Streams are FIFO,
  *       so priority comes from reading the streams highest first ({@code priorities} lists them).</li>
  *   <li>{@code events:<id>} a pub/sub channel per job, {@code wake} one that says a job became claimable, and
@@ -259,6 +260,13 @@ public final class RedisJobStore implements JobStore {
             return List.of();
         }
         return jobs(send(Request.cmd(Command.LRANGE).arg(PREFIX + "dead").arg(0).arg(limit - 1)));
+    }
+
+    @Override
+    public List<String> prune(Instant finishedBefore, int limit) {
+        List<String> ids = new ArrayList<>();
+        run("prune", Long.toString(finishedBefore.toEpochMilli()), Integer.toString(limit)).forEach(id -> ids.add(id.toString()));
+        return ids;
     }
 
     /**

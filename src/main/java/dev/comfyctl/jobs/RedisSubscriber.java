@@ -9,6 +9,7 @@ import io.vertx.redis.client.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,6 +27,12 @@ final class RedisSubscriber implements AutoCloseable {
     private final RedisLink link;
     private final BiConsumer<String, String> onMessage;
     private final Set<String> channels = ConcurrentHashMap.newKeySet();
+    /**
+     * Channels subscribed to and not yet confirmed by Redis. The client completes a SUBSCRIBE's future before Redis has
+     * answered (the answer comes to the handler), and a message published in between is lost: a job's subscriber
+     * once missed the job's first state change that way.
+     */
+    private final Map<String, Promise<Void>> unconfirmed = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     /** The connection, or while there is none, the promise of the next one. */
     private volatile Promise<RedisConnection> connection = Promise.promise();
@@ -47,7 +54,12 @@ final class RedisSubscriber implements AutoCloseable {
     /** Subscribes, once connected (again); the returned future completes when Redis confirmed it. */
     Future<?> subscribe(String channel) {
         channels.add(channel);
-        return connection.future().compose(c -> c.send(Request.cmd(Command.SUBSCRIBE).arg(channel)));
+        Promise<Void> confirmed = unconfirmed.computeIfAbsent(channel, c -> Promise.promise());
+        connection.future().compose(c -> c.send(Request.cmd(Command.SUBSCRIBE).arg(channel))).onFailure(e -> {
+            unconfirmed.remove(channel, confirmed);
+            confirmed.tryFail(e);
+        });
+        return confirmed.future();
     }
 
     void unsubscribe(String channel) {
@@ -90,6 +102,11 @@ final class RedisSubscriber implements AutoCloseable {
     private void handle(Response message) {
         if (message.size() >= 3 && "message".equals(message.get(0).toString())) {
             onMessage.accept(message.get(1).toString(), message.get(2).toString());
+        } else if (message.size() >= 2 && "subscribe".equals(message.get(0).toString())) {
+            Promise<Void> confirmed = unconfirmed.remove(message.get(1).toString());
+            if (confirmed != null) {
+                confirmed.tryComplete();
+            }
         }
     }
 

@@ -427,6 +427,31 @@ public final class SqliteJobStore implements JobStore {
     }
 
     @Override
+    public List<String> prune(Instant finishedBefore, int limit) {
+        return transaction(() -> {
+            PreparedStatement select = prepare("SELECT id FROM jobs WHERE state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')"
+                    + " AND finished_at < ? ORDER BY finished_at LIMIT ?");
+            select.setLong(1, finishedBefore.toEpochMilli());
+            select.setInt(2, limit);
+            List<String> ids = new ArrayList<>();
+            try (ResultSet rows = select.executeQuery()) {
+                while (rows.next()) {
+                    ids.add(rows.getString(1));
+                }
+            }
+            PreparedStatement deleteInputs = prepare("DELETE FROM job_inputs WHERE job_id = ?");
+            PreparedStatement deleteJob = prepare("DELETE FROM jobs WHERE id = ?");
+            for (String id : ids) {
+                deleteInputs.setString(1, id);
+                deleteInputs.executeUpdate();
+                deleteJob.setString(1, id);
+                deleteJob.executeUpdate();
+            }
+            return ids;
+        });
+    }
+
+    @Override
     public AutoCloseable subscribe(String jobId, Consumer<JobEvent> listener) {
         return subscribers.add(jobId, listener);
     }

@@ -66,6 +66,7 @@ end
 local function finish(job, state, ...)
   move(job, state)
   redis.call('HSET', job.key, 'state', state, 'finished', now_ms(), ...)
+  redis.call('ZADD', P .. 'finished', now_ms(), job.id)
   redis.call('HDEL', job.key, 'worker', 'token', 'lease_until')
   job.worker = nil
   redis.call('ZREM', P .. 'leases', job.id)
@@ -274,6 +275,20 @@ elseif op == 'cancel' then
   end
   publish_state(job, nil)
   return {'changed', hash(job.key)}
+
+elseif op == 'prune' then
+  -- Finished jobs that finished before ARGV[4] (epoch ms), at most ARGV[5] of them, oldest first: gone with their
+  -- inputs. Answers their ids.
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', '(' .. ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+  for _, id in ipairs(ids) do
+    local state = redis.call('HGET', job_key(id), 'state')
+    if state then redis.call('ZREM', P .. 'state:' .. state, id) end
+    if state == 'FAILED' then redis.call('LREM', P .. 'dead', 0, id) end
+    redis.call('ZREM', P .. 'jobs', id)
+    redis.call('ZREM', P .. 'finished', id)
+    redis.call('DEL', job_key(id), P .. 'inputs:' .. id)
+  end
+  return ids
 
 elseif op == 'forget' then
   -- Consumers holding no entry: this store's workers (ARGV[5]...), and any idle past ARGV[4] ms (dead daemons').

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -392,6 +393,38 @@ abstract class JobStoreContract {
         Job dead = store.deadLetters(10).get(0);
         assertThat(dead.id()).isEqualTo(job.id());
         assertThat(dead.errors()).hasSize(MAX_ATTEMPTS).allSatisfy(error -> assertThat(error).contains("lease"));
+    }
+
+    @Test
+    void pruneRemovesFinishedJobsOlderThanTheCutoffOldestFirstAndNothingElse() throws Exception {
+        Job succeeded = store.enqueue(spec("succeeded", 0));
+        Job failed = store.enqueue(spec("failed", 0));
+        Job cancelled = store.enqueue(spec("cancelled", 0));
+        Job finishedLater = store.enqueue(spec("finished-later", 0));
+        Job queued = store.enqueue(spec("queued", 0));
+        store.cancel(cancelled.id());
+        Thread.sleep(5);
+        assertThat(store.succeed(claim(store, "w1"), List.of(output("a.png")))).isTrue();
+        Thread.sleep(5);
+        store.fail(claim(store, "w1"), "a final error", false);
+        Lease running = claim(store, "w1");
+        Thread.sleep(20);
+        Instant cutoff = Instant.now();
+        Thread.sleep(20);
+        assertThat(store.succeed(running, List.of())).isTrue();
+
+        assertThat(store.prune(cutoff, 2)).containsExactly(cancelled.id(), succeeded.id());
+        assertThat(store.prune(cutoff, 10)).containsExactly(failed.id());
+        assertThat(store.prune(cutoff, 10)).isEmpty();
+
+        assertThat(store.find(succeeded.id())).isEmpty();
+        assertThat(store.find(failed.id())).isEmpty();
+        assertThat(store.find(cancelled.id())).isEmpty();
+        assertThat(store.deadLetters(10)).isEmpty();
+        assertThat(store.list(Optional.empty(), 10)).extracting(Job::id).containsExactly(queued.id(), finishedLater.id());
+        assertThat(store.list(Optional.of(JobState.SUCCEEDED), 10)).extracting(Job::id).containsExactly(finishedLater.id());
+        assertThat(store.depth()).isEqualTo(1);
+        assertThat(claim(store, "w2").jobId()).isEqualTo(queued.id());
     }
 
     @Test

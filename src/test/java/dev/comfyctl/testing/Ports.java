@@ -6,6 +6,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -18,6 +20,12 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class Ports {
     private static final int LOWEST = 10_000;
     private static final int EPHEMERAL_START = ephemeralStart();
+    /**
+     * Every port handed out in this JVM. Two picks for one daemon (its manager and health ports) are both free until
+     * it binds them, so they could be the same port; once they were, and a WebSocket meant for the manager port got
+     * the health server's 404.
+     */
+    private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
 
     private Ports() {
     }
@@ -27,14 +35,19 @@ public final class Ports {
      * is random over thousands of ports, and ComfyUI cannot be given port 0.
      */
     public static int free() {
-        if (EPHEMERAL_START - LOWEST >= 1_000) {
-            for (int attempt = 0; attempt < 200; attempt++) {
-                int port = ThreadLocalRandom.current().nextInt(LOWEST, EPHEMERAL_START);
-                if (bindable(port)) {
-                    return port;
-                }
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = EPHEMERAL_START - LOWEST >= 1_000
+                    ? ThreadLocalRandom.current().nextInt(LOWEST, EPHEMERAL_START)
+                    : ephemeral();
+            if (bindable(port) && HANDED_OUT.add(port)) {
+                return port;
             }
         }
+        throw new IllegalStateException("no free loopback port in 200 tries");
+    }
+
+    /** A port the kernel hands out for port 0; it may hand out the same one again once it is closed. */
+    private static int ephemeral() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         } catch (IOException e) {
@@ -68,7 +81,9 @@ public final class Ports {
     /** The first port of the kernel's ephemeral range (Linux), or where it usually starts. */
     private static int ephemeralStart() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+")[0]);
+            // Not Files.readString: on this sysctl file it reads the first byte only ("3" of "32768, tab, 60999").
+            String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0);
+            return Integer.parseInt(range.trim().split("\\s+")[0]);
         } catch (IOException | RuntimeException e) {
             return 32_768;
         }
