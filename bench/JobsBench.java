@@ -45,7 +45,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * started by each daemon through COMFYUI_START_CMD): jobs/s through the embedded queue (1 daemon, 1 instance) and
  * through Redis (1 daemon with WORKERS=comfyui:4 on 4 mock GPUs: seed 004's 4 workers; then 4 daemons, one instance
  * each), per-job dispatch overhead against the same fakes driven directly in the same run (WebSocket, POST /prompt,
- * history, /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
+ * /view: what a worker does, without the queue), and a soak of many jobs on Redis with worker processes
  * killed at random (kill -9), counting jobs lost and results kept twice.
  * Run by bench/jobs.sh, one JVM per figure, as a daemon runs one backend (in one JVM, the Redis figures ran with
  * code the JIT had compiled while the embedded figure ran):
@@ -330,20 +330,25 @@ public class JobsBench {
                 while (left.getAndDecrement() > 0) {
                     String answer = post("http://127.0.0.1:" + port + "/prompt", "{\"prompt\":" + PROMPT + ",\"client_id\":\"" + clientId + "\"}");
                     String promptId = JSON.readTree(answer).path("prompt_id").asText();
+                    // The output named by the "executed" message, as a worker takes it when no node was cached.
+                    String filename = null;
                     while (true) {
                         JsonNode message = messages.poll(30, TimeUnit.SECONDS);
                         if (message == null) {
                             throw new IllegalStateException("no message from the fake in 30 s");
                         }
                         JsonNode data = message.path("data");
-                        if (message.path("type").asText().equals("executing") && data.path("node").isNull()
-                                && promptId.equals(data.path("prompt_id").asText())) {
+                        if (!promptId.equals(data.path("prompt_id").asText())) {
+                            continue;
+                        }
+                        String type = message.path("type").asText();
+                        if (type.equals("executed")) {
+                            filename = data.path("output").path("images").get(0).path("filename").asText();
+                        } else if (type.equals("executing") && data.path("node").isNull()) {
                             break;
                         }
                     }
-                    JsonNode history = JSON.readTree(get("http://127.0.0.1:" + port + "/history/" + promptId)).path(promptId);
-                    JsonNode image = history.path("outputs").path("2").path("images").get(0);
-                    get("http://127.0.0.1:" + port + "/view?filename=" + image.path("filename").asText() + "&type=output&subfolder=");
+                    get("http://127.0.0.1:" + port + "/view?filename=" + filename + "&type=output&subfolder=");
                 }
                 socket.abort();
                 return null;

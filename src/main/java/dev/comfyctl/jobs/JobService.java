@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.http.HttpClient;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.concurrent.Executors;
@@ -37,11 +39,9 @@ public final class JobService implements AutoCloseable {
     private final WorkflowValidator validator;
     private final JobOutputs outputs;
     private final Dispatcher dispatcher;
-    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "jobs-background");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(daemonThreads("jobs-background"));
+    /** A thread of its own, so that removing a large backlog of finished jobs does not hold up the fleet heartbeat. */
+    private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(daemonThreads("jobs-prune"));
 
     private JobService(JobBackend backend, WorkflowValidator validator, JobOutputs outputs, Dispatcher dispatcher) {
         this.backend = backend;
@@ -80,7 +80,7 @@ public final class JobService implements AutoCloseable {
         String machine = machineId(config);
         long every = JobBackend.FLEET_TIME_TO_LIVE.toMillis() / 3;
         service.background.scheduleWithFixedDelay(() -> service.heartbeat(machine, targets.size(), gpus), 0, every, TimeUnit.MILLISECONDS);
-        config.jobRetention().ifPresent(retention -> service.background.scheduleWithFixedDelay(
+        config.jobRetention().ifPresent(retention -> service.pruner.scheduleWithFixedDelay(
                 () -> service.prune(Instant.now().minus(retention)), 0, PRUNE_EVERY.toMillis(), TimeUnit.MILLISECONDS));
         return service;
     }
@@ -112,7 +112,13 @@ public final class JobService implements AutoCloseable {
             List<String> ids;
             do {
                 ids = store.prune(cutoff, PRUNE_BATCH);
-                ids.forEach(outputs::deleteJob);
+                for (String id : ids) {
+                    try {
+                        outputs.deleteJob(id);
+                    } catch (UncheckedIOException e) {
+                        log.warn("jobs: job {} was removed, but not all of its outputs: {}", id, e.getMessage());
+                    }
+                }
                 removed += ids.size();
             } while (ids.size() == PRUNE_BATCH);
         } catch (RuntimeException e) {
@@ -147,10 +153,19 @@ public final class JobService implements AutoCloseable {
         return dispatcher.running();
     }
 
+    private static ThreadFactory daemonThreads(String name) {
+        return runnable -> {
+            Thread thread = new Thread(runnable, name);
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
     @Override
     public void close() {
         dispatcher.close();
         background.shutdownNow();
+        pruner.shutdownNow();
         backend.close();
     }
 }
