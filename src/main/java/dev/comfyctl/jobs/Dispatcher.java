@@ -195,7 +195,8 @@ final class Dispatcher implements AutoCloseable {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+    /** Daemon threads named {@code name}, for the job queue's executors. */
+    static java.util.concurrent.ThreadFactory daemonThreads(String name) {
         return runnable -> {
             Thread thread = new Thread(runnable, name);
             thread.setDaemon(true);

@@ -19,7 +19,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.concurrent.Executors;
@@ -39,9 +38,10 @@ public final class JobService implements AutoCloseable {
     private final WorkflowValidator validator;
     private final JobOutputs outputs;
     private final Dispatcher dispatcher;
-    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(daemonThreads("jobs-background"));
+    private final ScheduledExecutorService background =
+            Executors.newSingleThreadScheduledExecutor(Dispatcher.daemonThreads("jobs-background"));
     /** A thread of its own, so that removing a large backlog of finished jobs does not hold up the fleet heartbeat. */
-    private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(daemonThreads("jobs-prune"));
+    private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(Dispatcher.daemonThreads("jobs-prune"));
 
     private JobService(JobBackend backend, WorkflowValidator validator, JobOutputs outputs, Dispatcher dispatcher) {
         this.backend = backend;
@@ -151,14 +151,6 @@ public final class JobService implements AutoCloseable {
     /** Jobs running on this daemon's instances now. */
     public int running() {
         return dispatcher.running();
-    }
-
-    private static ThreadFactory daemonThreads(String name) {
-        return runnable -> {
-            Thread thread = new Thread(runnable, name);
-            thread.setDaemon(true);
-            return thread;
-        };
     }
 
     @Override
