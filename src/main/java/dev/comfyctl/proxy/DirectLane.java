@@ -298,14 +298,15 @@ final class DirectLane extends ChannelDuplexHandler {
             headWritten = true;
             HttpHeaders headers = answer.headers();
             boolean bodyless = method.equals("HEAD") || status == 204 || status == 304;
+            boolean lengthUnknown = !bodyless && !headers.contains(HttpHeaderNames.CONTENT_LENGTH);
             if (wholeBody == null) {
-                if (!bodyless && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+                if (lengthUnknown) {
                     HttpUtil.setTransferEncodingChunked(answer, true);
                 }
                 context.write(answer, context.voidPromise());
                 return;
             }
-            if (!bodyless && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            if (lengthUnknown) {
                 headers.set(HttpHeaderNames.CONTENT_LENGTH, wholeBody.readableBytes());
             }
             context.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(), wholeBody, headers,
