@@ -31,8 +31,9 @@ public final class Ports {
     }
 
     /**
-     * A port that was free on 127.0.0.1 a moment ago. Another test may pick it before the caller binds it; the choice
-     * is random over thousands of ports, and ComfyUI cannot be given port 0.
+     * A port that was free on 127.0.0.1 a moment ago and never handed out before in this JVM. Another process may
+     * take it before the caller binds it; the choice is random over thousands of ports, and ComfyUI cannot be given
+     * port 0.
      */
     public static int free() {
         for (int attempt = 0; attempt < 200; attempt++) {
