@@ -1,5 +1,6 @@
 package dev.comfyctl.jobs;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -477,9 +479,23 @@ public final class RedisJobStore implements JobStore {
         return at.isTextual() ? Instant.parse(at.asText()) : Instant.ofEpochMilli(at.asLong());
     }
 
+    /**
+     * Written field by field: a tree built and serialized for each of a job's events cost a tenth of the CPU of the
+     * thread running the job.
+     */
     private static String eventJson(JobEvent event) {
-        return JSON.createObjectNode().put("jobId", event.jobId()).put("at", event.at().toString())
-                .put("type", event.type()).put("json", event.json()).toString();
+        StringWriter text = new StringWriter(event.json().length() + 128);
+        try (JsonGenerator json = JSON.getFactory().createGenerator(text)) {
+            json.writeStartObject();
+            json.writeStringField("jobId", event.jobId());
+            json.writeStringField("at", event.at().toString());
+            json.writeStringField("type", event.type());
+            json.writeStringField("json", event.json());
+            json.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("a StringWriter does not fail", e);
+        }
+        return text.toString();
     }
 
     private static String write(Object value) {
