@@ -24,12 +24,16 @@ redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save '' --appendonl
 disown "$redis_pid"  # killed by the trap; no "Killed" line from the shell
 until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.05; done
 
-"${JAVA_HOME:+$JAVA_HOME/bin/}javac" -nowarn -cp "$root/target/comfyctl.jar" -d "$work/fake-classes" "$root/bench/FastComfy.java"
-echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores" >&2
+jar="$root/target/comfyctl.jar"
+classes="$work/classes"
+"${JAVA_HOME:+$JAVA_HOME/bin/}javac" -nowarn -cp "$jar" -d "$classes" "$root/bench/FastComfy.java" "$root/bench/JobsBench.java"
+# The daemons run in the bench's JVM, which gets the JVM options a daemon runs with (DaemonLauncher.JVM_OPTIONS).
+read -r -a daemon_options <<< "$("$java" -cp "$jar:$classes" JobsBench jvm-options)"
+echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores, JVM options ${daemon_options[*]}" >&2
 # One JVM per figure: each daemon's JIT profile is of its own backend only, as in a real daemon.
 figures="embedded workers fleet"
 [ "$soak" -gt 0 ] && figures="$figures soak"
 for figure in $figures; do
-  COMFYCTL_LOG_LEVEL=WARN "$java" -cp "$root/target/comfyctl.jar" "$root/bench/JobsBench.java" "$work" \
-    "$work/fake-classes" "redis://127.0.0.1:$port/0" "$jobs" "$soak" "$redis_pid" "$figure"
+  COMFYCTL_LOG_LEVEL=WARN "$java" "${daemon_options[@]}" -cp "$jar:$classes" JobsBench "$work" \
+    "redis://127.0.0.1:$port/0" "$jobs" "$soak" "$redis_pid" "$figure"
 done
