@@ -278,6 +278,27 @@ abstract class JobQueueBehaviour {
     }
 
     @Test
+    void aBackloggedInstanceGetsAtMostItsSlotsOfPromptsAtOnceAndRunsEveryJobOnce() {
+        startDaemon(Map.of("prompt_seconds", 0.3), true, "JOBS_PER_INSTANCE", "2");
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            ids.add(api.submit(JobApi.workflow(i, "backlog" + i)));
+        }
+
+        int most = 0;
+        Instant deadline = Instant.now().plus(LONG);
+        while (!ids.stream().allMatch(id -> api.job(id).path("state").asText().equals("succeeded"))) {
+            assertThat(Instant.now()).as("every job done within %s", LONG).isBefore(deadline);
+            JsonNode queue = comfyQueue();
+            most = Math.max(most, queue.path("queue_running").size() + queue.path("queue_pending").size());
+            assertThat(ids).allSatisfy(id -> assertThat(api.job(id).path("state").asText()).isIn("queued", "running", "succeeded"));
+        }
+
+        assertThat(most).isEqualTo(2);
+        assertThat(ids).allSatisfy(id -> assertThat(api.job(id).path("attempts").asInt()).isEqualTo(1));
+    }
+
+    @Test
     void theIdleStopperNeverStopsComfyUiWithAJobInFlight() {
         startDaemon(Map.of("prompt_seconds", 4), true, "IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1");
         String id = api.submit(JobApi.workflow(0, "busy"));
