@@ -73,7 +73,7 @@ public class JobsBench {
     static final AtomicInteger RESENT = new AtomicInteger();
     /** Sockets of the direct baseline opened again (see greetedSocket). */
     static final AtomicInteger REOPENED = new AtomicInteger();
-    static final int WARM_UP_ROUNDS = 15;
+    static final int WARM_UP_ROUNDS = 30;
     static final double SETTLED = 0.05;
     static final String PROMPT = "{\"1\":{\"class_type\":\"EmptyImage\",\"inputs\":{\"width\":8,\"height\":8,\"batch_size\":1,\"color\":0}},"
             + "\"2\":{\"class_type\":\"SaveImage\",\"inputs\":{\"images\":[\"1\",0],\"filename_prefix\":\"bench\"}}}";

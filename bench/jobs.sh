@@ -31,7 +31,7 @@ classes="$work/classes"
 read -r -a daemon_options <<< "$("$java" -cp "$jar:$classes" JobsBench jvm-options)"
 echo "job queue: $jobs jobs per figure, soak $soak jobs, state in $work, $(nproc) cores, JVM options ${daemon_options[*]}" >&2
 # One JVM per figure: each daemon's JIT profile is of its own backend only, as in a real daemon.
-figures="embedded workers fleet"
+figures="${JOBS_FIGURES:-embedded workers fleet}"
 [ "$soak" -gt 0 ] && figures="$figures soak"
 for figure in $figures; do
   COMFYCTL_LOG_LEVEL=WARN "$java" "${daemon_options[@]}" -cp "$jar:$classes" JobsBench "$work" \
