@@ -4,6 +4,7 @@
 # (bench/FastComfy.java), beside the same fakes driven directly in the same run; then a soak on Redis with worker
 # processes killed at random, counting lost and doubled jobs.
 # Usage: bench/jobs.sh [jobs] [soak jobs]   (default 2000 and 10000; 0 soak jobs skips the soak)
+# JOBS_FIGURES="workers" (or any of embedded, workers, fleet) runs only those figures.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 jobs="${1:-2000}"
