@@ -81,8 +81,7 @@ final class Dispatcher implements AutoCloseable {
         while (!closed.get()) {
             try {
                 wakeIfWorkWaits();
-                Optional<JobTarget> target = targets.stream().filter(JobTarget::acceptsWork)
-                        .min(Comparator.comparingInt(JobTarget::inFlight));
+                Optional<JobTarget> target = leastLoaded();
                 if (target.isEmpty()) {
                     synchronized (slotFreed) {
                         slotFreed.wait(CLAIM_WAIT.toMillis());
@@ -124,9 +123,14 @@ final class Dispatcher implements AutoCloseable {
         if (closed.get()) {
             return Optional.empty();
         }
-        Optional<JobTarget> next = targets.stream().filter(JobTarget::acceptsWork).min(Comparator.comparingInt(JobTarget::inFlight));
+        Optional<JobTarget> next = leastLoaded();
         next.ifPresent(JobTarget::started);
         return next;
+    }
+
+    /** The instance with the fewest jobs of those that accept work, if any does. */
+    private Optional<JobTarget> leastLoaded() {
+        return targets.stream().filter(JobTarget::acceptsWork).min(Comparator.comparingInt(JobTarget::inFlight));
     }
 
     private void start(JobTarget target, Lease lease) {
