@@ -35,17 +35,14 @@ import java.util.zip.Deflater;
  * launch flags (ignored here). It exits when the process that started it does.
  */
 public class FastComfy {
+    /** ComfyUI keeps its last 10,000 prompts; the fake keeps as many outputs too, which a job fetches at once. */
     static final int HISTORY_KEPT = 10_000;
     static final Map<String, JsonObject> NODES = nodes();
 
     final Map<String, List<ServerWebSocket>> sockets = new HashMap<>();
-    final Map<String, JsonObject> history = new LinkedHashMap<>(16, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, JsonObject> eldest) {
-            return size() > HISTORY_KEPT;
-        }
-    };
-    final Map<String, Buffer> files = new HashMap<>();
+    final Map<String, JsonObject> history = lastKept();
+    /** Kept in memory, a bounded number: a bench makes hundreds of thousands, and a fake's heap is small. */
+    final Map<String, Buffer> files = lastKept();
     final Map<String, Integer> counters = new HashMap<>();
     long number;
 
@@ -272,6 +269,15 @@ public class FastComfy {
             }
         }
         return null;
+    }
+
+    static <V> Map<String, V> lastKept() {
+        return new LinkedHashMap<>(16, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, V> eldest) {
+                return size() > HISTORY_KEPT;
+            }
+        };
     }
 
     static Map<String, JsonObject> nodes() {
