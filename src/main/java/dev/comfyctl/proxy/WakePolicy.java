@@ -96,7 +96,9 @@ public final class WakePolicy implements ProxyPolicy {
         if (state == InstanceState.READY) {
             return Future.succeededFuture();
         }
-        boolean asleep = state == InstanceState.STOPPED || state == InstanceState.FAILED;
+        // Stopping counts as asleep: a request then may start it again only if it could wake a stopped one. The web
+        // UI's polling during the idle stop's few milliseconds started ComfyUI again.
+        boolean asleep = state == InstanceState.STOPPED || state == InstanceState.FAILED || state == InstanceState.STOPPING;
         if (asleep && (isPassive || !wakeOnRequest)) {
             return Future.failedFuture(new RejectedException(asleep(request, isPassive)));
         }
@@ -104,7 +106,7 @@ public final class WakePolicy implements ProxyPolicy {
             return Future.failedFuture(new RejectedException(coolingDown(instance.snapshot(), cooldownLeft())));
         }
         Future<Void> ready = untilReady(request);
-        if (asleep || state == InstanceState.STOPPING) {
+        if (asleep) {
             wake(request.method().name() + " " + request.path());
         }
         return ready;

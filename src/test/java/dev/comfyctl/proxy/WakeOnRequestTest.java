@@ -112,6 +112,22 @@ class WakeOnRequestTest {
     }
 
     @Test
+    void theWebUisPollingWhileAnIdleStopIsUnderWayDoesNotStartComfyUiAgain() {
+        // ComfyUI ignoring SIGTERM holds the stop for the grace period, long enough to poll during it.
+        fake.behave(Map.of("ignore_sigterm", true));
+        startDaemon("IDLE_TIMEOUT_SECONDS", "1", "IDLE_CHECK_INTERVAL", "1", "COMFYUI_STOP_GRACE_SECONDS", "3");
+        daemon.instance().start(event -> { }).join();
+        await().atMost(Duration.ofSeconds(15)).until(() -> state() == InstanceState.STOPPING);
+
+        HttpResponse<String> poll = Http.get(base.resolve("/queue"));
+
+        assertThat(poll.statusCode()).isEqualTo(503);
+        assertThat(poll.body()).contains("stopping", "passive");
+        await().atMost(Duration.ofSeconds(15)).until(() -> state() == InstanceState.STOPPED);
+        assertThat(fake.starts()).hasSize(1);
+    }
+
+    @Test
     void idleComfyUiIsStoppedAfterTheTimeoutAndWokenAgainByTheNextRequest() {
         startDaemon("IDLE_TIMEOUT_SECONDS", "2", "IDLE_CHECK_INTERVAL", "1");
         assertThat(Http.get(base.resolve("/object_info")).statusCode()).isEqualTo(200);
