@@ -104,7 +104,7 @@ public class JobsBench {
 
     /**
      * CPU time so far, in nanoseconds: this JVM (daemons, clients), its child processes (the fakes), Redis; the
-     * machine's busy time and the time the host stole from it ({@code /proc/stat}).
+     * machine's time in processes and the time the host stole from it ({@code /proc/stat}).
      */
     static long[] cpuNanos() {
         long jvm = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class)
